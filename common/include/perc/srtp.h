@@ -1,0 +1,128 @@
+/* SRTP and SRTCP with AEAD AES-GCM (RFC 7714) on OpenSSL EVP: one crypto
+ * context for one direction of one hop, in three layers:
+ *
+ *   perc_srtp_session_keys  session keys and salts, from the RFC 3711 §4.3
+ *                           KDF (kdr = 0) or given directly (the RFC 7714
+ *                           vectors are written that way).
+ *   perc_srtp_session       the keys installed in the cipher; seal/open one
+ *                           packet at an explicit ROC or SRTCP index. It keeps
+ *                           no per-stream state, so one session can serve a
+ *                           relay's many streams and the double transform's
+ *                           inner layer.
+ *   perc_srtp_ctx           a session plus per-SSRC state (sender ROC,
+ *                           receiver ROC estimate and replay window, SRTCP
+ *                           index): the whole RFC 3711 behaviour, like
+ *                           libsrtp's srtp_t. See srtp_stream.h for the
+ *                           state pieces on their own.
+ *
+ * All work is in place: buf holds the packet, len its length, cap the room
+ * available, and *out_len gets the new length. On failure buf may hold
+ * partially processed bytes; the caller drops the packet.
+ */
+#ifndef PERC_SRTP_H
+#define PERC_SRTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perc/error.h"
+#include "perc/profile.h"
+
+typedef struct perc_srtp_session_keys {
+    perc_srtp_cipher cipher;
+    uint8_t srtp_key[PERC_SRTP_MAX_KEY_LEN];
+    uint8_t srtp_salt[PERC_SRTP_SALT_LEN];
+    uint8_t srtcp_key[PERC_SRTP_MAX_KEY_LEN];
+    uint8_t srtcp_salt[PERC_SRTP_SALT_LEN];
+} perc_srtp_session_keys;
+
+/* RFC 3711 §4.3 key derivation with key derivation rate 0 (the DTLS-SRTP
+ * case): AES-CM PRF for 128-bit keys, AES-256-CM PRF (RFC 6188 §7) for
+ * 256-bit keys. The 12-octet master salt fills the first 12 of the 14 salt
+ * octets, as libsrtp does. Errors: PERC_ERR_KEY_LENGTH, PERC_ERR_CRYPTO. */
+PERC_MUST_CHECK int perc_srtp_kdf(perc_srtp_cipher cipher, const uint8_t *master_key, size_t key_len,
+                                  const uint8_t *master_salt, size_t salt_len,
+                                  perc_srtp_session_keys *out);
+
+/* Uses key and salt directly as session key and salt for both SRTP and
+ * SRTCP (no KDF). */
+PERC_MUST_CHECK int perc_srtp_keys_direct(perc_srtp_cipher cipher, const uint8_t *key, size_t key_len,
+                                          const uint8_t *salt, size_t salt_len,
+                                          perc_srtp_session_keys *out);
+
+void perc_srtp_keys_wipe(perc_srtp_session_keys *keys);
+
+typedef struct perc_srtp_session perc_srtp_session;
+
+/* Installs keys (copied; the caller may wipe its copy). */
+PERC_MUST_CHECK int perc_srtp_session_new(const perc_srtp_session_keys *keys, perc_srtp_session **out);
+/* Wipes and frees; NULL is fine. */
+void perc_srtp_session_free(perc_srtp_session *s);
+perc_srtp_cipher perc_srtp_session_cipher(const perc_srtp_session *s);
+
+/* RFC 7714 §8: buf holds a plain RTP packet; the payload (padding included)
+ * is encrypted and the tag appended. AAD is the whole header as sent. */
+PERC_MUST_CHECK int perc_srtp_seal(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
+                                   uint32_t roc, size_t *out_len);
+/* Verifies and decrypts an SRTP packet at the given ROC; *out_len excludes
+ * the tag. PERC_ERR_AUTH if the tag does not verify. */
+PERC_MUST_CHECK int perc_srtp_open(perc_srtp_session *s, uint8_t *buf, size_t len,
+                                   uint32_t roc, size_t *out_len);
+
+/* The AEAD step alone, for the double transform's inner layer, whose AAD is
+ * a synthetic header (RFC 8723 §5.1 step 3): IV from ssrc/roc/seq per
+ * RFC 7714 §8.1, data encrypted in place, tag written to tag. */
+PERC_MUST_CHECK int perc_srtp_seal_parts(perc_srtp_session *s, const uint8_t *aad, size_t aad_len,
+                                         uint32_t ssrc, uint32_t roc, uint16_t seq,
+                                         uint8_t *data, size_t data_len,
+                                         uint8_t tag[PERC_SRTP_TAG_LEN]);
+PERC_MUST_CHECK int perc_srtp_open_parts(perc_srtp_session *s, const uint8_t *aad, size_t aad_len,
+                                         uint32_t ssrc, uint32_t roc, uint16_t seq,
+                                         uint8_t *data, size_t data_len,
+                                         const uint8_t tag[PERC_SRTP_TAG_LEN]);
+
+/* RFC 7714 §9: buf holds a plain (compound) RTCP packet. With encrypt, AAD
+ * is the first 8 octets and the E+index word, the rest is encrypted;
+ * without, the whole packet is authenticated only. Appends tag and the
+ * E||index word. index must be below 2^31. */
+PERC_MUST_CHECK int perc_srtcp_seal(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
+                                    uint32_t index, bool encrypt, size_t *out_len);
+/* Verifies (and decrypts) an SRTCP packet; *out_len is the plain RTCP
+ * length; *index and *encrypted report the trailer. */
+PERC_MUST_CHECK int perc_srtcp_open(perc_srtp_session *s, uint8_t *buf, size_t len,
+                                    uint32_t *index, bool *encrypted, size_t *out_len);
+
+/* A session with per-SSRC state (RFC 3711 §3.3). */
+typedef struct perc_srtp_ctx perc_srtp_ctx;
+
+#define PERC_SRTP_DEFAULT_MAX_STREAMS 256
+
+/* max_streams bounds memory (0 = PERC_SRTP_DEFAULT_MAX_STREAMS); a packet
+ * for one more SSRC gets PERC_ERR_LIMIT. */
+PERC_MUST_CHECK int perc_srtp_ctx_new(const perc_srtp_session_keys *keys, size_t max_streams,
+                                      perc_srtp_ctx **out);
+void perc_srtp_ctx_free(perc_srtp_ctx *ctx);
+perc_srtp_session *perc_srtp_ctx_session(perc_srtp_ctx *ctx);
+
+/* Sets the ROC of ssrc's stream before its next packet, in both the sending
+ * and the receiving direction (a late joiner learns it from EKT; the tool
+ * takes it on the command line). */
+PERC_MUST_CHECK int perc_srtp_ctx_set_roc(perc_srtp_ctx *ctx, uint32_t ssrc, uint32_t roc);
+
+/* Sender: ROC follows the SEQ values given (incremented when SEQ wraps). */
+PERC_MUST_CHECK int perc_srtp_protect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t cap,
+                                      size_t *out_len);
+/* Receiver: ROC estimated per RFC 3711 §3.3.1, replay window checked
+ * (PERC_ERR_REPLAY, PERC_ERR_REPLAY_OLD), state updated only after the tag
+ * verified. */
+PERC_MUST_CHECK int perc_srtp_unprotect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len,
+                                        size_t *out_len);
+/* Sender: SRTCP index per SSRC, starting at 0, E = 1. */
+PERC_MUST_CHECK int perc_srtcp_protect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t cap,
+                                       size_t *out_len);
+/* Receiver: SRTCP replay window per SSRC (RFC 3711 §3.4). */
+PERC_MUST_CHECK int perc_srtcp_unprotect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len,
+                                         size_t *out_len);
+
+#endif
