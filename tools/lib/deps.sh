@@ -1,0 +1,37 @@
+# Sourced by the top-level scripts: installs the Debian 12 packages a step
+# needs, and only those that are missing. Runs apt-get as root, or through
+# sudo when not root.
+
+# Packages to build libperc, perc-tool and the tests.
+PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev libcjson-dev"
+# Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
+# oracle), clang and its runtime (sanitizers and libFuzzer).
+PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev"
+
+perc_missing_packages() {
+    local missing=""
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $pkg"
+        fi
+    done
+    echo "$missing"
+}
+
+perc_install_packages() {
+    local missing
+    missing=$(perc_missing_packages "$@")
+    [ -z "$missing" ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo="sudo"
+        else
+            echo "error: missing Debian packages:$missing; run as root or install sudo" >&2
+            return 1
+        fi
+    fi
+    echo "== installing Debian packages:$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
