@@ -1,0 +1,161 @@
+/* Sender and receiver steps of the double transform (RFC 8723 §5.1, §5.3)
+ * at explicit ROCs, on caller-owned inner and outer sessions. */
+#include "perc/double_endpoint.h"
+
+#include <string.h>
+
+int perc_double_synthetic_header(const perc_rtp_header *hdr,
+                                 uint8_t out[PERC_DOUBLE_MAX_SYNTHETIC_LEN], size_t *out_len)
+{
+    if (!hdr || !out || !out_len)
+        return PERC_ERR_INVALID_ARG;
+    /* §5.1 step 3: header extensions get no end-to-end protection (an MD
+     * may add, change or drop them), so the inner AAD leaves the block out
+     * and clears X; CSRCs, P and everything else stay covered. */
+    perc_rtp_header syn = *hdr;
+    syn.extension = false;
+    syn.ext_profile = 0;
+    syn.ext_data = perc_view_of(NULL, 0);
+    perc_writer w;
+    perc_writer_init(&w, out, PERC_DOUBLE_MAX_SYNTHETIC_LEN);
+    perc_rtp_write_header(&w, &syn);
+    return perc_writer_finish(&w, out_len);
+}
+
+int perc_double_inner_seal(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf, size_t len,
+                           size_t cap, size_t *out_len)
+{
+    if (!inner || !buf || !out_len || cap < len)
+        return PERC_ERR_INVALID_ARG;
+    perc_rtp_header hdr;
+    int rc = perc_rtp_parse_header(buf, len, &hdr);
+    if (rc)
+        return rc;
+    /* Inner tag and the one-octet OHB after the payload. */
+    if (cap - len < PERC_SRTP_TAG_LEN + 1)
+        return PERC_ERR_NOSPACE;
+
+    uint8_t syn[PERC_DOUBLE_MAX_SYNTHETIC_LEN];
+    size_t syn_len;
+    if ((rc = perc_double_synthetic_header(&hdr, syn, &syn_len)))
+        return rc;
+    /* §5.1 step 4: the synthetic packet's payload is the original payload
+     * with its padding; it is sealed in place right after the original
+     * header, which thereby is already "put back" (step 5). */
+    uint8_t *payload = buf + hdr.header_len;
+    size_t payload_len = len - hdr.header_len;
+    if ((rc = perc_srtp_seal_parts(inner, syn, syn_len, hdr.ssrc, inner_roc, hdr.seq, payload,
+                                   payload_len, buf + len)))
+        return rc;
+
+    /* §5.1 step 5: a sender changes nothing, so its OHB is Config 0x00. */
+    perc_ohb empty;
+    memset(&empty, 0, sizeof empty);
+    perc_writer w;
+    perc_writer_init(&w, buf + len + PERC_SRTP_TAG_LEN, cap - len - PERC_SRTP_TAG_LEN);
+    perc_ohb_write(&w, &empty);
+    size_t n;
+    if ((rc = perc_writer_finish(&w, &n)))
+        return rc;
+    *out_len = len + PERC_SRTP_TAG_LEN + n;
+    return PERC_OK;
+}
+
+int perc_double_protect(perc_srtp_session *inner, uint32_t inner_roc, perc_srtp_session *outer,
+                        uint32_t outer_roc, uint8_t *buf, size_t len, size_t cap, size_t *out_len)
+{
+    if (!inner || !outer || !buf || !out_len || cap < len)
+        return PERC_ERR_INVALID_ARG;
+    /* The two layers must never share a key (§3: independent halves). */
+    if (inner == outer)
+        return PERC_ERR_INVALID_ARG;
+    if (cap - len < PERC_DOUBLE_MIN_OVERHEAD)
+        return PERC_ERR_NOSPACE;
+    size_t n;
+    int rc = perc_double_inner_seal(inner, inner_roc, buf, len, cap, &n);
+    if (rc)
+        return rc;
+    /* §5.1 step 6: an ordinary RFC 7714 seal whose AAD is the full header
+     * as sent (extensions included) and whose plaintext is inner
+     * ciphertext || inner tag || OHB. */
+    return perc_srtp_seal(outer, buf, n, cap, outer_roc, out_len);
+}
+
+int perc_double_inspect(const uint8_t *buf, size_t len, perc_double_info *out)
+{
+    if (!buf || !out)
+        return PERC_ERR_INVALID_ARG;
+    perc_double_info info;
+    memset(&info, 0, sizeof info);
+    int rc = perc_rtp_parse_header(buf, len, &info.hdr);
+    if (rc)
+        return rc;
+    /* §5.3 step 3: the OHB is taken off the end first, then the inner tag
+     * before it; what is left is the inner ciphertext. */
+    size_t body = len - info.hdr.header_len;
+    if ((rc = perc_ohb_parse(buf + info.hdr.header_len, body, &info.ohb, &info.ohb_len)))
+        return rc;
+    if (body < info.ohb_len + PERC_SRTP_TAG_LEN)
+        return PERC_ERR_TRUNCATED;
+    info.inner_ct_len = body - info.ohb_len - PERC_SRTP_TAG_LEN;
+
+    perc_rtp_header orig = info.hdr;
+    perc_ohb_restore(&info.ohb, &orig);
+    info.orig_pt = orig.payload_type;
+    info.orig_seq = orig.seq;
+    info.orig_marker = orig.marker;
+    *out = info;
+    return PERC_OK;
+}
+
+int perc_double_inner_open(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf, size_t len,
+                           size_t *out_len)
+{
+    if (!inner || !buf || !out_len)
+        return PERC_ERR_INVALID_ARG;
+    perc_double_info info;
+    int rc = perc_double_inspect(buf, len, &info);
+    if (rc)
+        return rc;
+
+    /* §5.3 step 4: the synthetic header is the received one with the
+     * OHB's originals put back, X cleared, extensions dropped. */
+    perc_rtp_header orig = info.hdr;
+    perc_ohb_restore(&info.ohb, &orig);
+    uint8_t syn[PERC_DOUBLE_MAX_SYNTHETIC_LEN];
+    size_t syn_len;
+    if ((rc = perc_double_synthetic_header(&orig, syn, &syn_len)))
+        return rc;
+
+    /* §5.3 step 5: the inner IV uses the original SEQ with the inner ROC;
+     * an MD that lied in the OHB or changed any other covered field makes
+     * this fail. */
+    uint8_t *ct = buf + info.hdr.header_len;
+    if ((rc = perc_srtp_open_parts(inner, syn, syn_len, orig.ssrc, inner_roc, orig.seq, ct,
+                                   info.inner_ct_len, ct + info.inner_ct_len)))
+        return rc;
+
+    /* The packet handed up carries the header as the sender built it
+     * (octet 1 = M|PT, octets 2-3 = SEQ); the received extension block
+     * stays, without end-to-end protection. */
+    perc_writer w;
+    perc_writer_init(&w, buf + 1, 3);
+    perc_write_u8(&w, (uint8_t)((orig.marker ? 0x80 : 0) | orig.payload_type));
+    perc_write_u16(&w, orig.seq);
+    if ((rc = perc_writer_error(&w)))
+        return rc;
+    *out_len = info.hdr.header_len + info.inner_ct_len;
+    return PERC_OK;
+}
+
+int perc_double_unprotect(perc_srtp_session *outer, uint32_t outer_roc, perc_srtp_session *inner,
+                          uint32_t inner_roc, uint8_t *buf, size_t len, size_t *out_len)
+{
+    if (!outer || !inner || !buf || !out_len)
+        return PERC_ERR_INVALID_ARG;
+    size_t n;
+    int rc = perc_srtp_open(outer, buf, len, outer_roc, &n);
+    if (rc)
+        return rc;
+    return perc_double_inner_open(inner, inner_roc, buf, n, out_len);
+}
