@@ -35,9 +35,12 @@ typedef struct perc_relay_change {
 
 /* buf holds an outer-decrypted packet (header || inner ciphertext || inner
  * tag || OHB, no outer tag, no EKT field). Applies chg to the header and
- * updates the OHB (which may grow by up to 3 octets or shrink).
- * PERC_ERR_BAD_OHB / PERC_ERR_TRUNCATED for a packet that is not a valid
- * double packet. */
+ * updates the OHB (which may grow by up to 3 octets or shrink). Fields
+ * whose set_* flag is clear keep their value. Errors: PERC_ERR_BAD_OHB /
+ * PERC_ERR_TRUNCATED / PERC_ERR_BAD_VERSION for a packet that is not a
+ * valid double packet (too short for header, inner tag and OHB),
+ * PERC_ERR_NOSPACE when the grown OHB does not fit cap (buf is then
+ * unchanged), PERC_ERR_INVALID_ARG for a PT above 127 or NULL pointers. */
 PERC_MUST_CHECK int perc_double_rewrite(uint8_t *buf, size_t len, size_t cap,
                                         const perc_relay_change *chg, size_t *out_len);
 
@@ -45,7 +48,9 @@ PERC_MUST_CHECK int perc_double_rewrite(uint8_t *buf, size_t len, size_t cap,
  * `in` at in_roc, rewrite (chg may be NULL), outer seal with `out` at
  * out_roc (the ROC of the SEQ as sent). `in` and `out` must be sessions of
  * different keys (§5.2, §9); passing the same session is refused with
- * PERC_ERR_INVALID_ARG. buf holds the packet without its EKT field. */
+ * PERC_ERR_INVALID_ARG. buf holds the packet without its EKT field.
+ * Errors: PERC_ERR_AUTH (outer tag does not verify under `in` at in_roc),
+ * those of perc_double_rewrite, PERC_ERR_NOSPACE, PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_double_relay(perc_srtp_session *in, uint32_t in_roc,
                                       perc_srtp_session *out, uint32_t out_roc,
                                       const perc_relay_change *chg,

@@ -36,11 +36,15 @@ typedef struct perc_ohb {
 /* 1..4 */
 size_t perc_ohb_len(const perc_ohb *o);
 
-/* Parses the OHB that ends buf[len-1]. *ohb_len gets its size. Errors:
- * PERC_ERR_TRUNCATED, PERC_ERR_BAD_OHB (reserved bits set, or B set with M
- * clear: the rule RFC 8723 §4 means by its "0x80" typo). */
+/* Parses the OHB that ends buf[len-1]; octets before it (the inner tag)
+ * are not looked at. *ohb_len gets its size. The top bit of the PT octet,
+ * which the RFC leaves undefined, is ignored. Errors: PERC_ERR_TRUNCATED,
+ * PERC_ERR_BAD_OHB (reserved bits set, or B set with M clear: the rule
+ * RFC 8723 §4 means by its "0x80" typo), PERC_ERR_INVALID_ARG (NULL). */
 PERC_MUST_CHECK int perc_ohb_parse(const uint8_t *buf, size_t len, perc_ohb *out, size_t *ohb_len);
 
+/* Writes o (1..4 octets); the PT octet's top bit is written as 0, B only
+ * when has_marker. Errors are the writer's (sticky). */
 void perc_ohb_write(perc_writer *w, const perc_ohb *o);
 
 /* RFC 8723 §5.2 step 3 for one header change: hdr holds the header as
