@@ -261,6 +261,37 @@ static void test_unsupported_version_is_four_octets(void **state)
     assert_memory_equal(out, want, 4);
 }
 
+/* RFC 9185 §5.5: another version's SupportedProfiles is reported with its
+ * version and not parsed further, so the answer can be UnsupportedVersion. */
+static void test_supported_profiles_other_version(void **state)
+{
+    (void)state;
+    uint8_t buf[16];
+    size_t n = tu_hex("01 0001 01", buf, sizeof buf);
+    perc_tunnel_msg d;
+    assert_int_equal(perc_tunnel_decode(buf, n, &d), PERC_ERR_BAD_VERSION);
+    assert_int_equal(d.type, PERC_TUNNEL_SUPPORTED_PROFILES);
+    assert_int_equal(d.supported_profiles.version, 1);
+    /* A body in some future format. */
+    n = tu_hex("01 0004 07 ffff 00", buf, sizeof buf);
+    assert_int_equal(perc_tunnel_decode(buf, n, &d), PERC_ERR_BAD_VERSION);
+    assert_int_equal(d.supported_profiles.version, 7);
+    /* Version 0 with the same tail is held to this version's format. */
+    buf[3] = 0x00;
+    assert_int_equal(perc_tunnel_decode(buf, n, &d), PERC_ERR_TRUNCATED);
+    n = tu_hex("01 0000", buf, sizeof buf);
+    assert_int_equal(perc_tunnel_decode(buf, n, &d), PERC_ERR_TRUNCATED);
+
+    /* The encoder writes other versions, for playing a newer peer. */
+    const uint16_t ids[] = {PERC_PROFILE_DOUBLE_AES_128_GCM};
+    perc_writer w;
+    perc_writer_init(&w, buf, sizeof buf);
+    assert_int_equal(perc_tunnel_write_supported_profiles(&w, 1, ids, 1), PERC_OK);
+    assert_int_equal(perc_writer_finish(&w, &n), PERC_OK);
+    assert_int_equal(perc_tunnel_decode(buf, n, &d), PERC_ERR_BAD_VERSION);
+    assert_int_equal(d.supported_profiles.version, 1);
+}
+
 /* Every proper prefix of every message is truncated, never anything else. */
 static void test_every_truncation(void **state)
 {
@@ -655,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_derived_media_keys_and_disconnect),
         cmocka_unit_test(test_round_trip_every_type),
         cmocka_unit_test(test_unsupported_version_is_four_octets),
+        cmocka_unit_test(test_supported_profiles_other_version),
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_every_body_truncation),
         cmocka_unit_test(test_trailing_bytes),

@@ -100,7 +100,8 @@ PERC_MUST_CHECK int perc_tunnel_peek(const uint8_t *buf, size_t len, uint8_t *ty
  *
  * Once the header and the whole body are present, out->type and out->body
  * are set whatever the outcome, so a caller can log or skip the message;
- * the type-specific fields are valid only on PERC_OK. Views point into buf.
+ * the type-specific fields are valid only on PERC_OK (and the version on
+ * PERC_ERR_BAD_VERSION). Views point into buf.
  *
  * Errors:
  *   PERC_ERR_TRUNCATED    buf ends before the header or the body does, or a
@@ -111,6 +112,11 @@ PERC_MUST_CHECK int perc_tunnel_peek(const uint8_t *buf, size_t len, uint8_t *ty
  *                         dtls_message, profile list empty or of odd length)
  *   PERC_ERR_UNSUPPORTED  msg_type is not one of the five (RFC 9185 §9: the
  *                         message can be skipped; the length is trusted)
+ *   PERC_ERR_BAD_VERSION  a SupportedProfiles whose version is not
+ *                         PERC_TUNNEL_VERSION; out->supported_profiles.version
+ *                         holds it (the rest of the body, in that version's
+ *                         format, is not parsed). A Key Distributor answers
+ *                         with UnsupportedVersion (RFC 9185 §5.5).
  */
 PERC_MUST_CHECK int perc_tunnel_decode(const uint8_t *buf, size_t len, perc_tunnel_msg *out);
 
@@ -120,7 +126,8 @@ PERC_MUST_CHECK int perc_tunnel_encoded_len(const perc_tunnel_msg *m, size_t *le
 
 /* Appends m (m->body is ignored) to w, with the length back-patched. m is
  * checked in full before anything is written, so on an argument error w is
- * untouched. Errors:
+ * untouched. A SupportedProfiles of any version is written in this
+ * version's format (tests use that to play a newer peer). Errors:
  *   PERC_ERR_UNSUPPORTED  m->type is not one of the five
  *   PERC_ERR_INVALID_ARG  a vector below its lower bound (see decode), or a
  *                         NULL view with a non-zero length

@@ -47,8 +47,14 @@ static int read_uuid(perc_reader *r, perc_uuid *u) { return perc_read_copy(r, u-
 static int decode_supported_profiles(perc_reader *r, perc_tunnel_supported_profiles *sp)
 {
     int rc;
-    if ((rc = perc_read_u8(r, &sp->version)) ||
-        (rc = read_bounded(r, 2, PROFILES_MIN, PROFILES_MAX, &sp->profiles)))
+    if ((rc = perc_read_u8(r, &sp->version)))
+        return rc;
+    /* RFC 9185 §5.5: the version comes first so that a peer that knows
+     * another version can still read it and answer UnsupportedVersion; the
+     * rest of the body is in that version's format, so it is not parsed. */
+    if (sp->version != PERC_TUNNEL_VERSION)
+        return PERC_ERR_BAD_VERSION;
+    if ((rc = read_bounded(r, 2, PROFILES_MIN, PROFILES_MAX, &sp->profiles)))
         return rc;
     /* Each SRTPProtectionProfile is two octets; an odd count cannot be a list. */
     if (sp->profiles.len % 2 != 0)
@@ -118,6 +124,8 @@ int perc_tunnel_decode(const uint8_t *buf, size_t len, perc_tunnel_msg *out)
          * not know; deciding to skip or to close is the caller's. */
         return PERC_ERR_UNSUPPORTED;
     }
+    if (rc == PERC_ERR_BAD_VERSION)
+        out->supported_profiles.version = m.supported_profiles.version;
     if (rc == PERC_OK)
         rc = perc_reader_expect_end(&body);
     if (rc == PERC_OK)
