@@ -37,6 +37,10 @@ int perc_rtp_ext_next(perc_rtp_ext_iter *it, perc_rtp_ext_elem *out)
                 (void)perc_read_rest(&it->r);
                 return 0;
             }
+            /* ID 0 is reserved for padding, and padding is the whole octet
+             * 0 (RFC 8285 §4.2, §4.1.2): 0x01..0x0F is neither. */
+            if (id == 0)
+                return PERC_ERR_MALFORMED;
             len = (size_t)(b & 0x0F) + 1;
         }
         int rc = perc_read_view(&it->r, len, &out->data);
@@ -81,7 +85,7 @@ void perc_rtp_ext_add(perc_rtp_ext_builder *b, uint8_t id, const uint8_t *data, 
         perc_write_u8(&b->w, id);
         perc_write_u8(&b->w, (uint8_t)len);
     } else {
-        perc_write_u8(&b->w, (uint8_t)(id << 4 | (len - 1)));
+        perc_write_u8(&b->w, (uint8_t)((unsigned)id << 4 | (unsigned)(len - 1)));
     }
     perc_write_bytes(&b->w, data, len);
 }
