@@ -17,7 +17,14 @@
  *
  * All work is in place: buf holds the packet, len its length, cap the room
  * available, and *out_len gets the new length. On failure buf may hold
- * partially processed bytes; the caller drops the packet.
+ * partially processed bytes (a payload that failed authentication is
+ * zeroed); the caller drops the packet, and keeps a copy if it wants to try
+ * another key.
+ *
+ * Errors common to the packet functions: PERC_ERR_INVALID_ARG (a NULL
+ * argument), PERC_ERR_TOO_LARGE (over INT_MAX octets), PERC_ERR_CRYPTO
+ * (OpenSSL failed). A session or context is not safe for concurrent use:
+ * each packet runs through its one cipher context.
  */
 #ifndef PERC_SRTP_H
 #define PERC_SRTP_H
@@ -53,26 +60,52 @@ PERC_MUST_CHECK int perc_srtp_keys_direct(perc_srtp_cipher cipher, const uint8_t
 
 void perc_srtp_keys_wipe(perc_srtp_session_keys *keys);
 
+/* The PRF of the KDF above for one label, at kdr = 0: out_len (1..64)
+ * octets of AES-CM keystream under master_key (16 or 32 octets). The
+ * master salt may be 12 octets (padded with two zero octets, as
+ * perc_srtp_kdf does) or RFC 3711's full 14 octets, for its Appendix B.3
+ * vector. Labels (RFC 3711 §4.3.1): 0x00/0x02 SRTP key/salt, 0x03/0x05
+ * SRTCP key/salt. Errors: PERC_ERR_KEY_LENGTH, PERC_ERR_INVALID_ARG,
+ * PERC_ERR_NOMEM, PERC_ERR_CRYPTO. */
+PERC_MUST_CHECK int perc_srtp_prf(const uint8_t *master_key, size_t key_len,
+                                  const uint8_t *master_salt, size_t salt_len, uint8_t label,
+                                  uint8_t *out, size_t out_len);
+
+/* The RFC 7714 IVs, for tools and tests (seal and open compute them
+ * themselves): §8.1 salt XOR (00 00 || SSRC || ROC || SEQ), and §9.1 salt
+ * XOR (00 00 || SSRC || 00 00 || 0 || 31-bit index); index's top bit is
+ * ignored. */
+void perc_srtp_make_iv(const uint8_t salt[PERC_SRTP_SALT_LEN], uint32_t ssrc, uint32_t roc,
+                       uint16_t seq, uint8_t iv[PERC_SRTP_IV_LEN]);
+void perc_srtcp_make_iv(const uint8_t salt[PERC_SRTP_SALT_LEN], uint32_t ssrc, uint32_t index,
+                        uint8_t iv[PERC_SRTP_IV_LEN]);
+
 typedef struct perc_srtp_session perc_srtp_session;
 
-/* Installs keys (copied; the caller may wipe its copy). */
+/* Installs keys (copied; the caller may wipe its copy). Errors:
+ * PERC_ERR_KEY_LENGTH (keys->cipher unknown), PERC_ERR_NOMEM,
+ * PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_srtp_session_new(const perc_srtp_session_keys *keys, perc_srtp_session **out);
 /* Wipes and frees; NULL is fine. */
 void perc_srtp_session_free(perc_srtp_session *s);
 perc_srtp_cipher perc_srtp_session_cipher(const perc_srtp_session *s);
 
 /* RFC 7714 §8: buf holds a plain RTP packet; the payload (padding included)
- * is encrypted and the tag appended. AAD is the whole header as sent. */
+ * is encrypted and the tag appended. AAD is the whole header as sent.
+ * Errors: PERC_ERR_TRUNCATED / PERC_ERR_BAD_VERSION (not an RTP header),
+ * PERC_ERR_NOSPACE (cap < len + 16). */
 PERC_MUST_CHECK int perc_srtp_seal(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
                                    uint32_t roc, size_t *out_len);
 /* Verifies and decrypts an SRTP packet at the given ROC; *out_len excludes
- * the tag. PERC_ERR_AUTH if the tag does not verify. */
+ * the tag. PERC_ERR_AUTH if the tag does not verify; PERC_ERR_TRUNCATED /
+ * PERC_ERR_BAD_VERSION if there is no RTP header and tag to verify. */
 PERC_MUST_CHECK int perc_srtp_open(perc_srtp_session *s, uint8_t *buf, size_t len,
                                    uint32_t roc, size_t *out_len);
 
 /* The AEAD step alone, for the double transform's inner layer, whose AAD is
  * a synthetic header (RFC 8723 §5.1 step 3): IV from ssrc/roc/seq per
- * RFC 7714 §8.1, data encrypted in place, tag written to tag. */
+ * RFC 7714 §8.1, data encrypted in place, tag written to tag. open_parts
+ * returns PERC_ERR_AUTH (data zeroed) if the tag does not verify. */
 PERC_MUST_CHECK int perc_srtp_seal_parts(perc_srtp_session *s, const uint8_t *aad, size_t aad_len,
                                          uint32_t ssrc, uint32_t roc, uint16_t seq,
                                          uint8_t *data, size_t data_len,
@@ -85,11 +118,14 @@ PERC_MUST_CHECK int perc_srtp_open_parts(perc_srtp_session *s, const uint8_t *aa
 /* RFC 7714 §9: buf holds a plain (compound) RTCP packet. With encrypt, AAD
  * is the first 8 octets and the E+index word, the rest is encrypted;
  * without, the whole packet is authenticated only. Appends tag and the
- * E||index word. index must be below 2^31. */
+ * E||index word. index must be below 2^31 (else PERC_ERR_INVALID_ARG).
+ * Errors: PERC_ERR_TRUNCATED (under 8 octets), PERC_ERR_BAD_VERSION,
+ * PERC_ERR_NOSPACE (cap < len + 20). */
 PERC_MUST_CHECK int perc_srtcp_seal(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
                                     uint32_t index, bool encrypt, size_t *out_len);
 /* Verifies (and decrypts) an SRTCP packet; *out_len is the plain RTCP
- * length; *index and *encrypted report the trailer. */
+ * length; *index and *encrypted report the trailer. Errors: PERC_ERR_AUTH,
+ * PERC_ERR_TRUNCATED (under 8 + 16 + 4 octets), PERC_ERR_BAD_VERSION. */
 PERC_MUST_CHECK int perc_srtcp_open(perc_srtp_session *s, uint8_t *buf, size_t len,
                                     uint32_t *index, bool *encrypted, size_t *out_len);
 
@@ -98,30 +134,44 @@ typedef struct perc_srtp_ctx perc_srtp_ctx;
 
 #define PERC_SRTP_DEFAULT_MAX_STREAMS 256
 
-/* max_streams bounds memory (0 = PERC_SRTP_DEFAULT_MAX_STREAMS); a packet
- * for one more SSRC gets PERC_ERR_LIMIT. */
+/* max_streams bounds memory (0 = PERC_SRTP_DEFAULT_MAX_STREAMS, at most
+ * 2^30); a packet for one more SSRC gets PERC_ERR_LIMIT. A receiver adds a
+ * stream only for a packet that authenticated. Errors: as
+ * perc_srtp_session_new, PERC_ERR_INVALID_ARG. */
 PERC_MUST_CHECK int perc_srtp_ctx_new(const perc_srtp_session_keys *keys, size_t max_streams,
                                       perc_srtp_ctx **out);
 void perc_srtp_ctx_free(perc_srtp_ctx *ctx);
 perc_srtp_session *perc_srtp_ctx_session(perc_srtp_ctx *ctx);
 
+/* Forgets ssrc's stream (a participant left), freeing its slot for
+ * another SSRC. PERC_ERR_NOT_FOUND if there is none. */
+PERC_MUST_CHECK int perc_srtp_ctx_remove(perc_srtp_ctx *ctx, uint32_t ssrc);
+
 /* Sets the ROC of ssrc's stream before its next packet, in both the sending
  * and the receiving direction (a late joiner learns it from EKT; the tool
- * takes it on the command line). */
+ * takes it on the command line). The receiving side starts over: s_l and
+ * the replay window are reset. Errors: PERC_ERR_LIMIT (a new SSRC and the
+ * table is full), PERC_ERR_NOMEM. */
 PERC_MUST_CHECK int perc_srtp_ctx_set_roc(perc_srtp_ctx *ctx, uint32_t ssrc, uint32_t roc);
 
-/* Sender: ROC follows the SEQ values given (incremented when SEQ wraps). */
+/* Sender: ROC follows the SEQ values given (incremented when SEQ wraps).
+ * Errors: as perc_srtp_seal, PERC_ERR_LIMIT, PERC_ERR_NOMEM,
+ * PERC_ERR_KEY_EXHAUSTED (the 48-bit index would wrap). */
 PERC_MUST_CHECK int perc_srtp_protect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t cap,
                                       size_t *out_len);
 /* Receiver: ROC estimated per RFC 3711 §3.3.1, replay window checked
  * (PERC_ERR_REPLAY, PERC_ERR_REPLAY_OLD), state updated only after the tag
- * verified. */
+ * verified. Errors: as perc_srtp_open, those two, PERC_ERR_LIMIT. */
 PERC_MUST_CHECK int perc_srtp_unprotect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len,
                                         size_t *out_len);
-/* Sender: SRTCP index per SSRC, starting at 0, E = 1. */
+/* Sender: SRTCP index per SSRC, starting at 0, E = 1. Errors: as
+ * perc_srtcp_seal, PERC_ERR_LIMIT, PERC_ERR_NOMEM, PERC_ERR_KEY_EXHAUSTED
+ * (2^31 packets sent). */
 PERC_MUST_CHECK int perc_srtcp_protect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t cap,
                                        size_t *out_len);
-/* Receiver: SRTCP replay window per SSRC (RFC 3711 §3.4). */
+/* Receiver: SRTCP replay window per SSRC (RFC 3711 §3.4); E = 0 packets
+ * are accepted too. Errors: as perc_srtcp_open, PERC_ERR_REPLAY,
+ * PERC_ERR_REPLAY_OLD, PERC_ERR_LIMIT. */
 PERC_MUST_CHECK int perc_srtcp_unprotect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len,
                                          size_t *out_len);
 

@@ -40,7 +40,8 @@ void perc_srtp_rx_init(perc_srtp_rx_state *st);
  * (the ROC of a Full EKT field, RFC 8870 §4.3.2). Resets s_l and replay. */
 void perc_srtp_rx_set_roc(perc_srtp_rx_state *st, uint32_t roc);
 /* 48-bit index estimate for seq (RFC 3711 §3.3.1 / Appendix A). Before
- * the first packet: the set ROC with seq. */
+ * the first packet: the set ROC with seq. A guess of ROC - 1 at ROC 0, or
+ * ROC + 1 at ROC 2^32 - 1, keeps the current ROC instead. */
 uint64_t perc_srtp_rx_estimate(const perc_srtp_rx_state *st, uint16_t seq);
 PERC_MUST_CHECK int perc_srtp_rx_check(const perc_srtp_rx_state *st, uint64_t index);
 /* After authentication: ROC, s_l and the window move. */
@@ -56,7 +57,9 @@ typedef struct perc_srtp_tx_state {
 void perc_srtp_tx_init(perc_srtp_tx_state *st, uint32_t roc);
 /* The ROC to use for a packet with this SEQ; increments the ROC when SEQ
  * wrapped past 0xFFFF since the last call (a jump back of more than 2^15
- * counts as a wrap). */
+ * counts as a wrap). A step back of 2^15 or less is a resend of an older
+ * packet: it gets the ROC it had (one less if it was before the last wrap)
+ * and the state does not move. */
 uint32_t perc_srtp_tx_roc(perc_srtp_tx_state *st, uint16_t seq);
 
 static inline uint64_t perc_srtp_index(uint32_t roc, uint16_t seq) { return ((uint64_t)roc << 16) | seq; }

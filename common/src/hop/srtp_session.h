@@ -1,0 +1,35 @@
+/* The inside of perc_srtp_session, shared by srtp.c, srtcp.c and
+ * srtp_ctx.c (internal to libperc). */
+#ifndef PERC_HOP_SRTP_SESSION_H
+#define PERC_HOP_SRTP_SESSION_H
+
+#include "aead.h"
+#include "perc/rtp.h"
+#include "perc/srtp.h"
+
+struct perc_srtp_session {
+    perc_srtp_cipher cipher;
+    perc_aead rtp;                          /* keyed with the SRTP session key */
+    perc_aead rtcp;                         /* keyed with the SRTCP session key */
+    uint8_t srtp_salt[PERC_SRTP_SALT_LEN];
+    uint8_t srtcp_salt[PERC_SRTP_SALT_LEN];
+};
+
+/* perc_srtp_open with the header already parsed from buf (the context
+ * needs SSRC and SEQ before opening, and parsing twice is waste). */
+PERC_MUST_CHECK int perc_srtp_open_hdr(perc_srtp_session *s, uint8_t *buf, size_t len,
+                                       const perc_rtp_header *h, uint32_t roc, size_t *out_len);
+/* perc_srtp_seal likewise. */
+PERC_MUST_CHECK int perc_srtp_seal_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
+                                       const perc_rtp_header *h, uint32_t roc, size_t *out_len);
+
+/* The sender SSRC of a plain or SRTCP packet (octets 4..7), after checking
+ * the RTP version. PERC_ERR_TRUNCATED, PERC_ERR_BAD_VERSION. */
+PERC_MUST_CHECK int perc_srtcp_read_ssrc(const uint8_t *buf, size_t len, uint32_t *ssrc);
+/* Sender SSRC and the 31-bit index from the trailer of an SRTCP packet,
+ * before it is opened (the replay check comes first). PERC_ERR_TRUNCATED,
+ * PERC_ERR_BAD_VERSION. */
+PERC_MUST_CHECK int perc_srtcp_peek(const uint8_t *buf, size_t len, uint32_t *ssrc,
+                                    uint32_t *index);
+
+#endif
