@@ -13,6 +13,9 @@
  * character, PERC_ERR_NOSPACE if out is too small. */
 PERC_MUST_CHECK int perc_hex_decode(const char *text, uint8_t *out, size_t cap, size_t *out_len);
 
+/* The value 0..15 of one hex digit (either case), or -1. */
+int perc_hex_digit(char c);
+
 /* Writes 2*len lowercase digits and a NUL; cap must be at least 2*len+1. */
 PERC_MUST_CHECK int perc_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 

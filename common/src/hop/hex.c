@@ -1,6 +1,6 @@
 #include "perc/hex.h"
 
-static int digit(char c)
+int perc_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -24,8 +24,8 @@ int perc_hex_decode(const char *text, uint8_t *out, size_t cap, size_t *out_len)
             p++;
         if (*p == '\0')
             break;
-        int hi = digit(p[0]);
-        int lo = hi < 0 || p[1] == '\0' ? -1 : digit(p[1]);
+        int hi = perc_hex_digit(p[0]);
+        int lo = hi < 0 || p[1] == '\0' ? -1 : perc_hex_digit(p[1]);
         if (hi < 0 || lo < 0)
             return PERC_ERR_HEX;
         if (n >= cap)

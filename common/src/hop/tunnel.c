@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "perc/hex.h"
 #include "perc/profile.h"
 
 /* Lower and upper bounds of the vectors, RFC 9185 §6.2-§6.5. */
@@ -353,17 +354,6 @@ int perc_uuid_format(const perc_uuid *u, char *out, size_t cap)
     return PERC_OK;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int perc_uuid_parse(const char *text, size_t len, perc_uuid *out)
 {
     if (!text || len != PERC_UUID_TEXT_LEN)
@@ -377,8 +367,8 @@ int perc_uuid_parse(const char *text, size_t len, perc_uuid *out)
             i++;
             continue;
         }
-        int hi = hex_digit(text[i]);
-        int lo = hex_digit(text[i + 1]);
+        int hi = perc_hex_digit(text[i]);
+        int lo = perc_hex_digit(text[i + 1]);
         if (hi < 0 || lo < 0)
             return PERC_ERR_MALFORMED;
         u.b[n++] = (uint8_t)(hi << 4 | lo);
