@@ -759,7 +759,79 @@ static void test_relay_refuses_same_session(void **state)
                      PERC_ERR_INVALID_ARG);
     /* Refused before anything happened. */
     assert_memory_equal(buf, srtp->data, srtp->len);
+    /* A second session built from the same key is the same key: refused
+     * too (RFC 8723 §5.2 is about keys, not objects). */
+    perc_srtp_session *twin = session_from_vector(V_SENDER, "outer_session_key", "outer_session_salt");
+    assert_int_equal(perc_double_relay(hop, 0, twin, 0, NULL, buf, srtp->len, sizeof buf, &n),
+                     PERC_ERR_INVALID_ARG);
+    assert_memory_equal(buf, srtp->data, srtp->len);
+    /* and the sender refuses equal keys for its two layers */
+    pkt_spec sp = DEFAULT_PKT;
+    size_t plen = build_rtp(&sp, buf, sizeof buf);
+    assert_int_equal(perc_double_protect(hop, 0, twin, 0, buf, plen, sizeof buf, &n),
+                     PERC_ERR_INVALID_ARG);
+    perc_srtp_session_free(twin);
     perc_srtp_session_free(hop);
+}
+
+/* §5.1 step 1: only RFC 8285 extension blocks may be sent. */
+static void test_sender_refuses_non_rfc8285_extensions(void **state)
+{
+    (void)state;
+    perc_srtp_session *in = session_seeded(PERC_AES128_GCM, 41), *out = session_seeded(PERC_AES128_GCM, 42);
+    uint8_t buf[BUF_CAP];
+    pkt_spec sp = DEFAULT_PKT;
+    sp.ext = true;
+    size_t len = build_rtp(&sp, buf, sizeof buf), n;
+    /* the "defined by profile" word sits right after the fixed header */
+    buf[12] = 0x12;
+    buf[13] = 0x34;
+    assert_int_equal(perc_double_protect(in, 0, out, 0, buf, len, sizeof buf, &n), PERC_ERR_UNSUPPORTED);
+    buf[12] = 0x10; /* two-byte form, app bits 0x5 */
+    buf[13] = 0x05;
+    assert_int_equal(perc_double_protect(in, 0, out, 0, buf, len, sizeof buf, &n), PERC_OK);
+    perc_srtp_session_free(in);
+    perc_srtp_session_free(out);
+}
+
+/* The sender's ROC moves only when a packet was protected, and the 48-bit
+ * index never wraps (it would reuse GCM nonces on both layers). */
+static void test_tx_roc_only_moves_on_success(void **state)
+{
+    (void)state;
+    perc_srtp_session_keys inner, hop;
+    uint8_t key[16] = {1}, salt[12] = {2};
+    assert_int_equal(perc_srtp_keys_direct(PERC_AES128_GCM, key, 16, salt, 12, &inner), PERC_OK);
+    key[0] = 3;
+    assert_int_equal(perc_srtp_keys_direct(PERC_AES128_GCM, key, 16, salt, 12, &hop), PERC_OK);
+    perc_double_tx *tx;
+    assert_int_equal(perc_double_tx_new(&inner, &hop, 0, &tx), PERC_OK);
+    pkt_spec sp = DEFAULT_PKT;
+    uint8_t buf[BUF_CAP];
+    size_t len, n;
+    uint32_t roc;
+    sp.seq = 0xFFFF;
+    len = build_rtp(&sp, buf, sizeof buf);
+    assert_int_equal(perc_double_tx_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    sp.seq = 0x0000; /* wraps: ROC 1 */
+    len = build_rtp(&sp, buf, sizeof buf);
+    assert_int_equal(perc_double_tx_protect(tx, buf, len, len + 4, &n), PERC_ERR_NOSPACE);
+    assert_int_equal(perc_double_tx_roc(tx, sp.ssrc, &roc), PERC_OK);
+    assert_int_equal(roc, 0);
+    assert_int_equal(perc_double_tx_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    assert_int_equal(perc_double_tx_roc(tx, sp.ssrc, &roc), PERC_OK);
+    assert_int_equal(roc, 1);
+
+    assert_int_equal(perc_double_tx_set_roc(tx, sp.ssrc, UINT32_MAX), PERC_OK);
+    sp.seq = 0xFFFF;
+    len = build_rtp(&sp, buf, sizeof buf);
+    assert_int_equal(perc_double_tx_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    sp.seq = 0x0000;
+    len = build_rtp(&sp, buf, sizeof buf);
+    assert_int_equal(perc_double_tx_protect(tx, buf, len, sizeof buf, &n), PERC_ERR_KEY_EXHAUSTED);
+    perc_double_tx_free(tx);
+    perc_srtp_keys_wipe(&inner);
+    perc_srtp_keys_wipe(&hop);
 }
 
 /* ---- receiver rejections ------------------------------------------------ */
@@ -1275,6 +1347,8 @@ int main(void)
         cmocka_unit_test(test_sender_vector),
         cmocka_unit_test(test_md_vector),
         cmocka_unit_test(test_relay_refuses_same_session),
+        cmocka_unit_test(test_sender_refuses_non_rfc8285_extensions),
+        cmocka_unit_test(test_tx_roc_only_moves_on_success),
         cmocka_unit_test(test_receiver_rejects_tampering),
         cmocka_unit_test(test_csrc_extensions_padding),
         cmocka_unit_test(test_roc_wrap_128),

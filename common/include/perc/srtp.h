@@ -89,6 +89,11 @@ PERC_MUST_CHECK int perc_srtp_session_new(const perc_srtp_session_keys *keys, pe
 /* Wipes and frees; NULL is fine. */
 void perc_srtp_session_free(perc_srtp_session *s);
 perc_srtp_cipher perc_srtp_session_cipher(const perc_srtp_session *s);
+/* True when a and b protect SRTP with the same session key and salt (the
+ * same object, or two built from equal keys). The double transform and the
+ * relay use it to refuse a key where RFC 8723 §5.2 and §9 demand
+ * independent ones. */
+bool perc_srtp_session_same_key(const perc_srtp_session *a, const perc_srtp_session *b);
 
 /* RFC 7714 §8: buf holds a plain RTP packet; the payload (padding included)
  * is encrypted and the tag appended. AAD is the whole header as sent.

@@ -31,6 +31,12 @@ int perc_double_inner_seal(perc_srtp_session *inner, uint32_t inner_roc, uint8_t
     int rc = perc_rtp_parse_header(buf, len, &hdr);
     if (rc)
         return rc;
+    /* §5.1 step 1: header extensions must be in RFC 8285 form, which is
+     * what lets a Media Distributor change them without touching the inner
+     * layer. */
+    if (hdr.extension && hdr.ext_profile != PERC_RTP_EXT_ONE_BYTE &&
+        (hdr.ext_profile & PERC_RTP_EXT_TWO_BYTE_MASK) != PERC_RTP_EXT_TWO_BYTE)
+        return PERC_ERR_UNSUPPORTED;
     /* Inner tag and the one-octet OHB after the payload. */
     if (cap - len < PERC_SRTP_TAG_LEN + 1)
         return PERC_ERR_NOSPACE;
@@ -67,7 +73,7 @@ int perc_double_protect(perc_srtp_session *inner, uint32_t inner_roc, perc_srtp_
     if (!inner || !outer || !buf || !out_len || cap < len)
         return PERC_ERR_INVALID_ARG;
     /* The two layers must never share a key (§3: independent halves). */
-    if (inner == outer)
+    if (perc_srtp_session_same_key(inner, outer))
         return PERC_ERR_INVALID_ARG;
     if (cap - len < PERC_DOUBLE_MIN_OVERHEAD)
         return PERC_ERR_NOSPACE;

@@ -116,9 +116,17 @@ int perc_double_tx_protect(perc_double_tx *tx, uint8_t *buf, size_t len, size_t 
     if ((rc = tx_get(tx, hdr.ssrc, &s)))
         return rc;
     /* At the origin the inner and outer SEQ are the same, so one ROC
-     * serves both layers; only a relay makes them diverge. */
-    uint32_t roc = perc_srtp_tx_roc(&s->st, hdr.seq);
-    return perc_double_protect(tx->inner, roc, tx->outer, roc, buf, len, cap, out_len);
+     * serves both layers; only a relay makes them diverge. Work on a copy
+     * so a failed protect leaves the ROC where it was, as perc_srtp_protect
+     * does. */
+    perc_srtp_tx_state next = s->st;
+    uint32_t roc = perc_srtp_tx_roc(&next, hdr.seq);
+    if (next.roc < s->st.roc)
+        return PERC_ERR_KEY_EXHAUSTED; /* the 48-bit index would wrap: nonce reuse */
+    if ((rc = perc_double_protect(tx->inner, roc, tx->outer, roc, buf, len, cap, out_len)))
+        return rc;
+    s->st = next;
+    return PERC_OK;
 }
 
 /* ---- receiver ----------------------------------------------------------- */

@@ -68,8 +68,8 @@ int perc_double_relay(perc_srtp_session *in, uint32_t in_roc, perc_srtp_session 
         return PERC_ERR_INVALID_ARG;
     /* §5.2, §9: re-sealing under the key the packet arrived with would
      * reuse (key, IV) pairs whenever SEQ is kept; the outgoing hop must
-     * have its own key. Distinct sessions are the check we can make here. */
-    if (in == out)
+     * have its own key. */
+    if (perc_srtp_session_same_key(in, out))
         return PERC_ERR_INVALID_ARG;
 
     size_t n;

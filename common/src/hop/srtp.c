@@ -3,9 +3,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "perc/bytes.h"
 #include "perc/secret.h"
 #include "srtp_session.h"
+
+/* First 8 octets of SHA-256(key || salt): equal keys give equal ids, and
+ * distinct keys collide with probability 2^-64, which is fine for a guard
+ * against a caller passing the same key twice. Not secret-revealing: a
+ * truncated hash of a 128-bit-or-more key. */
+static int key_digest(const perc_srtp_session_keys *keys, size_t klen, uint64_t *id)
+{
+    uint8_t in[PERC_SRTP_MAX_KEY_LEN + PERC_SRTP_SALT_LEN], md[32];
+    unsigned int md_len = 0;
+    memcpy(in, keys->srtp_key, klen);
+    memcpy(in + klen, keys->srtp_salt, PERC_SRTP_SALT_LEN);
+    int ok = EVP_Digest(in, klen + PERC_SRTP_SALT_LEN, md, &md_len, EVP_sha256(), NULL);
+    perc_wipe(in, sizeof in);
+    if (ok != 1)
+        return PERC_ERR_CRYPTO;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | md[i];
+    perc_wipe(md, sizeof md);
+    *id = v;
+    return PERC_OK;
+}
 
 int perc_srtp_session_new(const perc_srtp_session_keys *keys, perc_srtp_session **out)
 {
@@ -26,6 +50,10 @@ int perc_srtp_session_new(const perc_srtp_session_keys *keys, perc_srtp_session 
     }
     memcpy(s->srtp_salt, keys->srtp_salt, PERC_SRTP_SALT_LEN);
     memcpy(s->srtcp_salt, keys->srtcp_salt, PERC_SRTP_SALT_LEN);
+    if ((rc = key_digest(keys, klen, &s->key_id))) {
+        perc_srtp_session_free(s);
+        return rc;
+    }
     *out = s;
     return PERC_OK;
 }
@@ -43,6 +71,11 @@ void perc_srtp_session_free(perc_srtp_session *s)
 perc_srtp_cipher perc_srtp_session_cipher(const perc_srtp_session *s)
 {
     return s ? s->cipher : PERC_CIPHER_NONE;
+}
+
+bool perc_srtp_session_same_key(const perc_srtp_session *a, const perc_srtp_session *b)
+{
+    return a == b || (a && b && a->key_id == b->key_id);
 }
 
 void perc_srtp_make_iv(const uint8_t salt[PERC_SRTP_SALT_LEN], uint32_t ssrc, uint32_t roc,

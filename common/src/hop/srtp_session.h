@@ -13,6 +13,9 @@ struct perc_srtp_session {
     perc_aead rtcp;                         /* keyed with the SRTCP session key */
     uint8_t srtp_salt[PERC_SRTP_SALT_LEN];
     uint8_t srtcp_salt[PERC_SRTP_SALT_LEN];
+    /* A short digest of the SRTP session key and salt, so "are these two
+     * sessions keyed alike" is one comparison on a per-packet path. */
+    uint64_t key_id;
 };
 
 /* perc_srtp_open with the header already parsed from buf (the context
