@@ -1132,6 +1132,29 @@ static int teardown_libsrtp(void **state)
     return 0;
 }
 
+/* RFC 3711 §3.3.1: the 48-bit index must not wrap under one key; the
+ * sender refuses the packet that would wrap it, and the refused packet does
+ * not move the state. */
+static void test_ctx_index_exhaustion(void **state)
+{
+    (void)state;
+    tu_rng rng;
+    tu_rng_seed(&rng, 77);
+    perc_srtp_ctx *tx = ctx_kdf(PERC_AES128_GCM, 0);
+    uint32_t ssrc = 0x0a0b0c0d;
+    uint8_t buf[256];
+    size_t len, n;
+    assert_int_equal(perc_srtp_ctx_set_roc(tx, ssrc, UINT32_MAX), PERC_OK);
+    len = make_rtp(&rng, buf, sizeof buf, ssrc, 0xFFFE, 0, false, 20, 0);
+    assert_int_equal(perc_srtp_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    len = make_rtp(&rng, buf, sizeof buf, ssrc, 0xFFFF, 0, false, 20, 0);
+    assert_int_equal(perc_srtp_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    len = make_rtp(&rng, buf, sizeof buf, ssrc, 0x0000, 0, false, 20, 0);
+    assert_int_equal(perc_srtp_protect(tx, buf, len, sizeof buf, &n), PERC_ERR_KEY_EXHAUSTED);
+    assert_int_equal(perc_srtp_protect(tx, buf, len, sizeof buf, &n), PERC_ERR_KEY_EXHAUSTED);
+    perc_srtp_ctx_free(tx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_srtp_truncation_and_bits),
         cmocka_unit_test(test_srtcp_truncation_and_bits),
         cmocka_unit_test(test_ctx_truncation),
+        cmocka_unit_test(test_ctx_index_exhaustion),
     };
     return cmocka_run_group_tests(tests, setup_libsrtp, teardown_libsrtp);
 }
