@@ -173,9 +173,10 @@ static bool config_ok(const perc_dtls_config *c)
 static void info_cb(const SSL *s, int where, int ret)
 {
     perc_dtls *d = SSL_get_app_data(s);
-    if (!d || !(where & SSL_CB_ALERT))
+    /* ret = level << 8 | description. Only fatal alerts end an association
+     * (close_notify is seen as a zero return); warnings are not reasons. */
+    if (!d || !(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
         return;
-    /* ret = level << 8 | description */
     if (where & SSL_CB_READ)
         d->alert_received = ret & 0xFF;
     else

@@ -425,11 +425,13 @@ int perc_dtls_intercept(perc_dtls *d, const uint8_t *data, size_t len, uint64_t 
         /* The client has the master secret before the handshake completes:
          * an EKTKey that overtook the server's Finished must not reach
          * OpenSSL, which would treat it as an unexpected message. */
-        if (!d->rec_keys.ready && rec.epoch == 1 && (rc = perc_dtls_derive_record_keys(d)))
+        bool server = d->cfg.role == PERC_DTLS_SERVER;
+        if (!d->rec_keys.ready && rec.epoch == 1 &&
+            rec.type == (server ? DTLS_CT_ACK : DTLS_CT_HANDSHAKE) &&
+            (rc = perc_dtls_derive_record_keys(d)))
             break;
         perc_dtls_shim_result res;
-        perc_dtls_shim_classify(&d->rec_keys, d->cfg.role == PERC_DTLS_SERVER, &rec, pt, sizeof pt,
-                                &res);
+        perc_dtls_shim_classify(&d->rec_keys, server, &rec, pt, sizeof pt, &res);
         switch (res.kind) {
         case PERC_DTLS_SHIM_PASS:
             if (BIO_write(d->rbio, rec.whole.ptr, (int)rec.whole.len) != (int)rec.whole.len)
