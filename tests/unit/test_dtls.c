@@ -199,9 +199,9 @@ static void test_tls_id_mismatch(void **state)
     tp_pair p;
     tp_init(&p);
     const char other[] = "SomebodyElsesTlsId0123456789";
-    assert_int_equal(perc_dtls_config_expect_peer_tls_id(&p.c.cfg, (const uint8_t *)other,
-                                                         strlen(other)),
-                     PERC_OK);
+    assert_int_equal(
+        perc_dtls_config_expect_peer_tls_id(&p.c.cfg, (const uint8_t *)other, strlen(other)),
+        PERC_OK);
     tp_create(&p);
     tp_handshake(&p);
     assert_int_equal(perc_dtls_get_state(p.c.d), PERC_DTLS_FAILED);

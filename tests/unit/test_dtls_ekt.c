@@ -404,9 +404,8 @@ static void test_openssl_records_still_flow(void **state)
     assert_int_equal(rec.epoch, 1);
     uint8_t pt[64];
     size_t pt_len;
-    assert_int_equal(perc_dtls_rec_open(keys.server_key, keys.server_iv, &rec, pt, sizeof pt,
-                                        &pt_len),
-                     PERC_OK);
+    assert_int_equal(
+        perc_dtls_rec_open(keys.server_key, keys.server_iv, &rec, pt, sizeof pt, &pt_len), PERC_OK);
     assert_int_equal(pt_len, 2);
     assert_int_equal(pt[0], 1); /* warning */
     assert_int_equal(pt[1], 0); /* close_notify */
@@ -433,9 +432,9 @@ static void test_ekt_overtakes_finished(void **state)
     p.s.send_on_connect = &m;
     tp_create(&p);
     assert_int_equal(perc_dtls_start(p.c.d, p.now), PERC_OK);
-    assert_int_equal(tp_deliver(&p.c, &p.s, p.now, NULL), 1);   /* ClientHello */
-    assert_true(tp_deliver(&p.s, &p.c, p.now, NULL) >= 1);      /* server flight */
-    assert_true(tp_deliver(&p.c, &p.s, p.now, NULL) >= 1);      /* client flight, Finished */
+    assert_int_equal(tp_deliver(&p.c, &p.s, p.now, NULL), 1); /* ClientHello */
+    assert_true(tp_deliver(&p.s, &p.c, p.now, NULL) >= 1);    /* server flight */
+    assert_true(tp_deliver(&p.c, &p.s, p.now, NULL) >= 1);    /* client flight, Finished */
     assert_int_equal(perc_dtls_get_state(p.s.d), PERC_DTLS_CONNECTED);
     assert_int_equal(perc_dtls_ekt_pending(p.s.d), 1);
     /* the server's queue: [CCS + Finished] then [EKTKey] */
@@ -507,9 +506,8 @@ static void test_flipped_bit_not_consumed(void **state)
 static SRTP_PROTECTION_PROFILE stock_double_128 = {"DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM",
                                                    0x0009};
 
-static int stock_ext_add(SSL *s, unsigned int type, unsigned int context,
-                         const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
-                         int *al, void *arg)
+static int stock_ext_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+                         size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
 {
     static const unsigned char offer[] = {2, 1, 2}; /* aeskw_128, aeskw_256 */
     (void)s, (void)type, (void)context, (void)x, (void)chainidx, (void)al, (void)arg;
@@ -518,9 +516,8 @@ static int stock_ext_add(SSL *s, unsigned int type, unsigned int context,
     return 1;
 }
 
-static int stock_ext_parse(SSL *s, unsigned int type, unsigned int context,
-                           const unsigned char *in, size_t inlen, X509 *x, size_t chainidx,
-                           int *al, void *arg)
+static int stock_ext_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *in,
+                           size_t inlen, X509 *x, size_t chainidx, int *al, void *arg)
 {
     (void)s, (void)type, (void)context, (void)in, (void)inlen, (void)x, (void)chainidx;
     (void)al, (void)arg;
@@ -577,8 +574,8 @@ static void test_stock_client_authenticates_record(void **state)
     SSL_set_bio(ssl, rb, wb);
     SSL_set_connect_state(ssl);
     assert_int_equal(SSL_set_tlsext_use_srtp(ssl, "SRTP_AEAD_AES_128_GCM"), 0);
-    assert_true(sk_SRTP_PROTECTION_PROFILE_insert(SSL_get_srtp_profiles(ssl), &stock_double_128,
-                                                  0) > 0);
+    assert_true(
+        sk_SRTP_PROTECTION_PROFILE_insert(SSL_get_srtp_profiles(ssl), &stock_double_128, 0) > 0);
 
     assert_int_equal(perc_dtls_start(p.s.d, p.now), PERC_OK);
     int done = 0;
@@ -615,9 +612,9 @@ static void test_stock_client_authenticates_record(void **state)
     uint8_t body[64], hs[80];
     size_t body_len, hs_len;
     assert_int_equal(perc_ekt_key_msg_encode(&m, body, sizeof body, &body_len), PERC_OK);
-    assert_int_equal(perc_dtls_hs_encode(PERC_EKT_HS_EKT_KEY, 0, body, body_len, hs, sizeof hs,
-                                         &hs_len),
-                     PERC_OK);
+    assert_int_equal(
+        perc_dtls_hs_encode(PERC_EKT_HS_EKT_KEY, 0, body, body_len, hs, sizeof hs, &hs_len),
+        PERC_OK);
     assert_int_equal(perc_dtls_send_own_record(p.s.d, DTLS_CT_HANDSHAKE, hs, hs_len, NULL),
                      PERC_OK);
     len = tp_take(&p.s, rec, sizeof rec);

@@ -147,8 +147,8 @@ static inline void tp_create_peer(tp_peer *p, bool keylog)
 {
     perc_dtls_ctx_config cc = {p->cert, p->key, keylog ? tp_keylog : NULL, p};
     assert_int_equal(perc_dtls_ctx_new(&cc, &p->ctx), PERC_OK);
-    perc_dtls_callbacks cbs = {p,           tp_on_connected, tp_on_ekt_key,
-                               tp_on_acked, tp_on_closed,    p->use_authorize ? tp_authorize : NULL};
+    perc_dtls_callbacks cbs = {p, tp_on_connected, tp_on_ekt_key, tp_on_acked, tp_on_closed,
+                               p->use_authorize ? tp_authorize : NULL};
     assert_int_equal(perc_dtls_new(p->ctx, &p->cfg, &cbs, &p->d), PERC_OK);
 }
 

@@ -46,8 +46,9 @@ static perc_dtls_rec read_one(const uint8_t *buf, size_t len)
 static void test_record_read(void **state)
 {
     (void)state;
-    const uint8_t two[] = {23, 0xfe, 0xfd, 0x00, 0x01, 0, 0, 0, 0, 0x01, 0x02, 0x00, 0x02, 0xaa,
-                           0xbb, 21, 0xfe, 0xfd, 0x00, 0x00, 0, 0, 0, 0, 0, 7, 0x00, 0x00};
+    const uint8_t two[] = {23,   0xfe, 0xfd, 0x00, 0x01, 0,  0,    0,    0,    0x01,
+                           0x02, 0x00, 0x02, 0xaa, 0xbb, 21, 0xfe, 0xfd, 0x00, 0x00,
+                           0,    0,    0,    0,    0,    7,  0x00, 0x00};
     perc_reader r;
     perc_dtls_rec rec;
     perc_reader_init(&r, two, sizeof two);
@@ -87,7 +88,18 @@ static void test_seal_layout_and_open(void **state)
                      PERC_OK);
     assert_int_equal(len, DTLS_RECORD_HEADER_LEN + DTLS_GCM_OVERHEAD + sizeof pt);
     /* header: type, fefd, epoch, seq48, length; explicit nonce = epoch || seq */
-    const uint8_t hdr[] = {22, 0xfe, 0xfd, 0x00, 0x01, 0x00, 0x00, 0xa1, 0xb2, 0xc3, 0xd4, 0x00,
+    const uint8_t hdr[] = {22,
+                           0xfe,
+                           0xfd,
+                           0x00,
+                           0x01,
+                           0x00,
+                           0x00,
+                           0xa1,
+                           0xb2,
+                           0xc3,
+                           0xd4,
+                           0x00,
                            (uint8_t)(DTLS_GCM_OVERHEAD + sizeof pt)};
     assert_memory_equal(out, hdr, sizeof hdr);
     assert_memory_equal(out + 13, hdr + 3, 8);
@@ -220,8 +232,7 @@ static void test_handshake_header(void **state)
     const uint8_t body[] = {1, 2, 3, 4, 5};
     uint8_t msg[64];
     size_t len;
-    assert_int_equal(perc_dtls_hs_encode(26, 6, body, sizeof body, msg, sizeof msg, &len),
-                     PERC_OK);
+    assert_int_equal(perc_dtls_hs_encode(26, 6, body, sizeof body, msg, sizeof msg, &len), PERC_OK);
     const uint8_t want[] = {26, 0, 0, 5, 0, 6, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5};
     assert_int_equal(len, sizeof want);
     assert_memory_equal(msg, want, len);
@@ -274,8 +285,7 @@ static void test_ack_codec(void **state)
     const uint8_t empty[] = {0, 0};
     assert_int_equal(perc_dtls_ack_decode(empty, 2, out, 3, &n), PERC_ERR_MALFORMED);
     const uint8_t partial[] = {0, 15, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(perc_dtls_ack_decode(partial, sizeof partial, out, 3, &n),
-                     PERC_ERR_MALFORMED);
+    assert_int_equal(perc_dtls_ack_decode(partial, sizeof partial, out, 3, &n), PERC_ERR_MALFORMED);
     assert_int_equal(perc_dtls_ack_encode(in, 0, buf, sizeof buf, &len), PERC_ERR_INVALID_ARG);
     assert_int_equal(perc_dtls_ack_encode(in, 1, buf, 17, &len), PERC_ERR_NOSPACE);
 }
@@ -294,10 +304,9 @@ static void test_use_srtp_match(void **state)
     assert_int_equal(order[1], 0x000A);
     assert_int_equal(mki, 0);
     /* the client's order wins; unknown and repeated ids are skipped */
-    const uint8_t rev[] = {0x00, 0x0a, 0x00, 0x07, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x01,
-                           0x00, 0x09, 0x02, 0xaa, 0xbb};
-    assert_int_equal(perc_dtls_use_srtp_match(rev, sizeof rev, ours, 2, order, &n, &mki),
-                     PERC_OK);
+    const uint8_t rev[] = {0x00, 0x0a, 0x00, 0x07, 0x00, 0x0a, 0x00, 0x0a,
+                           0x00, 0x01, 0x00, 0x09, 0x02, 0xaa, 0xbb};
+    assert_int_equal(perc_dtls_use_srtp_match(rev, sizeof rev, ours, 2, order, &n, &mki), PERC_OK);
     assert_int_equal(n, 2);
     assert_int_equal(order[0], 0x000A);
     assert_int_equal(order[1], 0x0009);
@@ -356,8 +365,8 @@ static perc_dtls_shim_kind classify_as(const perc_dtls_rec_keys *k, bool sealed_
     size_t len;
     const uint8_t *key = sealed_by_server ? k->server_key : k->client_key;
     const uint8_t *iv = sealed_by_server ? k->server_iv : k->client_iv;
-    assert_int_equal(perc_dtls_rec_seal(key, iv, type, epoch, 42, pt, pt_len, rec, sizeof rec, &len),
-                     PERC_OK);
+    assert_int_equal(
+        perc_dtls_rec_seal(key, iv, type, epoch, 42, pt, pt_len, rec, sizeof rec, &len), PERC_OK);
     perc_dtls_rec r = read_one(rec, len);
     perc_dtls_shim_classify(k, is_server, &r, buf, sizeof buf, res);
     return res->kind;
@@ -403,8 +412,7 @@ static void test_classify(void **state)
     assert_int_equal(classify(&k, false, DTLS_CT_APPLICATION_DATA, 1, hs, hs_len, &res),
                      PERC_DTLS_SHIM_PASS);
     assert_int_equal(classify(&k, false, DTLS_CT_ACK, 1, hs, hs_len, &res), PERC_DTLS_SHIM_PASS);
-    assert_int_equal(classify(&k, false, DTLS_CT_HANDSHAKE, 1, NULL, 0, &res),
-                     PERC_DTLS_SHIM_PASS);
+    assert_int_equal(classify(&k, false, DTLS_CT_HANDSHAKE, 1, NULL, 0, &res), PERC_DTLS_SHIM_PASS);
     /* sealed with the client's own key (a reflected record): not authentic */
     assert_int_equal(classify_as(&k, false, false, DTLS_CT_HANDSHAKE, 1, hs, hs_len, &res),
                      PERC_DTLS_SHIM_PASS);
@@ -445,14 +453,10 @@ static void test_classify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_record_read),
-        cmocka_unit_test(test_seal_layout_and_open),
-        cmocka_unit_test(test_seal_open_limits),
-        cmocka_unit_test(test_key_derivation),
-        cmocka_unit_test(test_handshake_header),
-        cmocka_unit_test(test_ack_codec),
-        cmocka_unit_test(test_use_srtp_match),
-        cmocka_unit_test(test_tls_id_codec),
+        cmocka_unit_test(test_record_read),      cmocka_unit_test(test_seal_layout_and_open),
+        cmocka_unit_test(test_seal_open_limits), cmocka_unit_test(test_key_derivation),
+        cmocka_unit_test(test_handshake_header), cmocka_unit_test(test_ack_codec),
+        cmocka_unit_test(test_use_srtp_match),   cmocka_unit_test(test_tls_id_codec),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,8 +96,8 @@ static void test_dtls_over_udp(void **state)
     p.now = mono_ns();
     perc_dtls_ctx_config cc = {p.c.cert, p.c.key, keylog ? keylog_to_file : NULL, keylog};
     assert_int_equal(perc_dtls_ctx_new(&cc, &p.c.ctx), PERC_OK);
-    perc_dtls_callbacks cbs = {&p.c, tp_on_connected, tp_on_ekt_key, tp_on_acked, tp_on_closed,
-                               NULL};
+    perc_dtls_callbacks cbs = {&p.c,        tp_on_connected, tp_on_ekt_key,
+                               tp_on_acked, tp_on_closed,    NULL};
     assert_int_equal(perc_dtls_new(p.c.ctx, &p.c.cfg, &cbs, &p.c.d), PERC_OK);
     tp_create_peer(&p.s, false);
 

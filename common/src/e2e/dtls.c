@@ -11,8 +11,8 @@
 #include "dtls_internal.h"
 #include "perc/secret.h"
 
-#define EXPORTER_LABEL "EXTRACTOR-dtls_srtp"        /* RFC 5764 §4.2 */
-#define OSSL_RTX_MAX_US 60000000u                   /* RFC 6347 §4.2.4.1 */
+#define EXPORTER_LABEL "EXTRACTOR-dtls_srtp" /* RFC 5764 §4.2 */
+#define OSSL_RTX_MAX_US 60000000u            /* RFC 6347 §4.2.4.1 */
 /* OpenSSL rounds a remaining time under 15 ms to zero (expired). */
 #define HS_RTX_MIN_MS 20u
 #define NS_PER_S UINT64_C(1000000000)
@@ -186,8 +186,8 @@ static void info_cb(const SSL *s, int where, int ret)
 /* Every handshake message OpenSSL sends passes here with its DTLS header,
  * so we learn message_seq without parsing records: the server's EKTKey
  * continues its counter after Finished (DTLS-EKT.md §3). */
-static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
-                   SSL *s, void *arg)
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *s,
+                   void *arg)
 {
     (void)version, (void)arg;
     perc_dtls *d = SSL_get_app_data(s);
@@ -637,25 +637,13 @@ int perc_dtls_close(perc_dtls *d, uint64_t now_ns)
 
 /* ---- getters ------------------------------------------------------------ */
 
-perc_dtls_state perc_dtls_get_state(const perc_dtls *d)
-{
-    return d->state;
-}
+perc_dtls_state perc_dtls_get_state(const perc_dtls *d) { return d->state; }
 
-perc_dtls_role perc_dtls_get_role(const perc_dtls *d)
-{
-    return d->cfg.role;
-}
+perc_dtls_role perc_dtls_get_role(const perc_dtls *d) { return d->cfg.role; }
 
-uint16_t perc_dtls_srtp_profile(const perc_dtls *d)
-{
-    return d->profile;
-}
+uint16_t perc_dtls_srtp_profile(const perc_dtls *d) { return d->profile; }
 
-uint8_t perc_dtls_ekt_cipher(const perc_dtls *d)
-{
-    return d->profile ? d->ekt_cipher : 0;
-}
+uint8_t perc_dtls_ekt_cipher(const perc_dtls *d) { return d->profile ? d->ekt_cipher : 0; }
 
 const perc_dtls_close_info *perc_dtls_get_close_info(const perc_dtls *d)
 {
@@ -695,10 +683,7 @@ int perc_dtls_peer_tls_id(const perc_dtls *d, uint8_t *out, size_t cap, size_t *
     return PERC_OK;
 }
 
-void perc_dtls_get_stats(const perc_dtls *d, perc_dtls_stats *out)
-{
-    *out = d->stats;
-}
+void perc_dtls_get_stats(const perc_dtls *d, perc_dtls_stats *out) { *out = d->stats; }
 
 const char *perc_dtls_reason_name(perc_dtls_reason reason)
 {

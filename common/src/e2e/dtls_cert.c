@@ -13,7 +13,7 @@
 #include "perc/secret.h"
 
 #define DEFAULT_CN "perc-dtls"
-#define MAX_CN_LEN 64           /* X.520 ub-common-name */
+#define MAX_CN_LEN 64 /* X.520 ub-common-name */
 
 int perc_dtls_identity_generate(const char *common_name, X509 **cert, EVP_PKEY **key)
 {
@@ -73,8 +73,7 @@ int perc_dtls_cert_fingerprint(const X509 *cert, uint8_t out[PERC_DTLS_FINGERPRI
     return PERC_OK;
 }
 
-int perc_dtls_fingerprint_format(const uint8_t fp[PERC_DTLS_FINGERPRINT_LEN], char *out,
-                                 size_t cap)
+int perc_dtls_fingerprint_format(const uint8_t fp[PERC_DTLS_FINGERPRINT_LEN], char *out, size_t cap)
 {
     static const char digits[] = "0123456789ABCDEF";
     if (!fp || !out)

@@ -47,7 +47,7 @@ static int ekt_transmit(perc_dtls *d, uint64_t now_ns, bool retransmission)
     if (retransmission) {
         /* RFC 6347 §4.2.4.1: double the timer, up to the maximum. */
         d->ekt_interval = d->ekt_interval > d->cfg.ekt_rtx_max_ns / 2 ? d->cfg.ekt_rtx_max_ns
-                                                                       : 2 * d->ekt_interval;
+                                                                      : 2 * d->ekt_interval;
         d->stats.ekt_key_retransmits++;
     } else {
         d->ekt_interval = d->cfg.ekt_rtx_initial_ns;
@@ -99,10 +99,7 @@ int perc_dtls_send_ekt_key(perc_dtls *d, const perc_ekt_key_msg *msg, uint64_t n
     return PERC_OK;
 }
 
-size_t perc_dtls_ekt_pending(const perc_dtls *d)
-{
-    return d ? d->n_ekt : 0;
-}
+size_t perc_dtls_ekt_pending(const perc_dtls *d) { return d ? d->n_ekt : 0; }
 
 void perc_dtls_ekt_timer(perc_dtls *d, uint64_t now_ns)
 {

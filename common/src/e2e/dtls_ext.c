@@ -182,8 +182,8 @@ static int ekt_parse(SSL *s, unsigned int type, unsigned int context, const unsi
                           "malformed supported_ekt_ciphers from the client", 0);
         d->ekt_cipher = 0;
         if (d->cfg.n_ekt_ciphers > 0 &&
-            perc_ekt_cipher_select(offered, n, d->cfg.ekt_ciphers, d->cfg.n_ekt_ciphers,
-                                   &chosen) == PERC_OK)
+            perc_ekt_cipher_select(offered, n, d->cfg.ekt_ciphers, d->cfg.n_ekt_ciphers, &chosen) ==
+                PERC_OK)
             d->ekt_cipher = chosen;
         return 1;
     }
@@ -212,8 +212,8 @@ static int tls_id_add(SSL *s, unsigned int type, unsigned int context, const uns
     if (!d || d->cfg.tls_id_len == 0)
         return 0;
     size_t n;
-    if (perc_dtls_tls_id_encode(d->cfg.tls_id, d->cfg.tls_id_len, d->ext56_out,
-                                sizeof d->ext56_out, &n))
+    if (perc_dtls_tls_id_encode(d->cfg.tls_id, d->cfg.tls_id_len, d->ext56_out, sizeof d->ext56_out,
+                                &n))
         return refuse(d, al, SSL_AD_INTERNAL_ERROR, PERC_DTLS_REASON_INTERNAL,
                       "cannot encode external_session_id", -1);
     *out = d->ext56_out;
@@ -262,25 +262,26 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
     uint16_t order[PERC_DTLS_MAX_PROFILES];
     if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_use_srtp, &ext, &len))
         return refuse(d, al, SSL_AD_HANDSHAKE_FAILURE, PERC_DTLS_REASON_SRTP_PROFILE,
-               "client did not offer use_srtp", SSL_CLIENT_HELLO_ERROR);
-    if (perc_dtls_use_srtp_match(ext, len, d->cfg.srtp_profiles, d->cfg.n_srtp_profiles, order,
-                                 &n, &mki_len))
+                      "client did not offer use_srtp", SSL_CLIENT_HELLO_ERROR);
+    if (perc_dtls_use_srtp_match(ext, len, d->cfg.srtp_profiles, d->cfg.n_srtp_profiles, order, &n,
+                                 &mki_len))
         return refuse(d, al, SSL_AD_DECODE_ERROR, PERC_DTLS_REASON_SRTP_PROFILE,
-               "malformed use_srtp from the client", SSL_CLIENT_HELLO_ERROR);
+                      "malformed use_srtp from the client", SSL_CLIENT_HELLO_ERROR);
     if (n == 0)
         return refuse(d, al, SSL_AD_HANDSHAKE_FAILURE, PERC_DTLS_REASON_SRTP_PROFILE,
-               "no common double SRTP profile", SSL_CLIENT_HELLO_ERROR);
+                      "no common double SRTP profile", SSL_CLIENT_HELLO_ERROR);
     /* An MKI is ignored: OpenSSL answers with an empty one, which tells the
      * client not to use it (RFC 5764 §4.1.1; RFC 8870 §4: no MKI with EKT). */
     if (set_profiles(s, order, n))
-        return refuse(d, al, SSL_AD_INTERNAL_ERROR, PERC_DTLS_REASON_INTERNAL, "use_srtp list", SSL_CLIENT_HELLO_ERROR);
+        return refuse(d, al, SSL_AD_INTERNAL_ERROR, PERC_DTLS_REASON_INTERNAL, "use_srtp list",
+                      SSL_CLIENT_HELLO_ERROR);
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 int perc_dtls_ext_setup_ctx(SSL_CTX *ctx)
 {
-    const unsigned int context = SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO |
-                                 SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS;
+    const unsigned int context =
+        SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS;
     if (SSL_CTX_add_custom_ext(ctx, PERC_EKT_EXT_SUPPORTED_CIPHERS, context, ekt_add, NULL, NULL,
                                ekt_parse, NULL) != 1 ||
         SSL_CTX_add_custom_ext(ctx, PERC_DTLS_EXT_EXTERNAL_SESSION_ID, context, tls_id_add, NULL,

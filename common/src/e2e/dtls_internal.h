@@ -100,8 +100,9 @@ PERC_MUST_CHECK int perc_dtls_rec_seal(const uint8_t key[DTLS_KEY_LEN],
  * PERC_ERR_NOSPACE, PERC_ERR_AUTH (tag mismatch: pt is wiped),
  * PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_dtls_rec_open(const uint8_t key[DTLS_KEY_LEN],
-                                       const uint8_t iv[DTLS_FIXED_IV_LEN], const perc_dtls_rec *rec,
-                                       uint8_t *pt, size_t cap, size_t *pt_len);
+                                       const uint8_t iv[DTLS_FIXED_IV_LEN],
+                                       const perc_dtls_rec *rec, uint8_t *pt, size_t cap,
+                                       size_t *pt_len);
 
 /* A whole, unfragmented handshake message. */
 typedef struct perc_dtls_hs {
@@ -162,8 +163,8 @@ void perc_dtls_shim_classify(const perc_dtls_rec_keys *keys, bool is_server,
 /* ---- extensions (dtls_ext.c) -------------------------------------------- */
 
 /* use_srtp body (RFC 5764 §4.1.1): profiles<2..2^16-1>, mki<0..255>. Gives
- * the client's profiles that are also in ours, in the CLIENT's order, and
- * the MKI length. Errors: PERC_ERR_TRUNCATED, PERC_ERR_TRAILING,
+ * the client's profiles that are also in ours, in the CLIENT's order,
+ * without repeats (order needs room for n_ours), and the MKI length. Errors: PERC_ERR_TRUNCATED, PERC_ERR_TRAILING,
  * PERC_ERR_MALFORMED (empty or odd list). */
 PERC_MUST_CHECK int perc_dtls_use_srtp_match(const uint8_t *in, size_t len, const uint16_t *ours,
                                              size_t n_ours, uint16_t *order, size_t *n_order,

@@ -37,8 +37,7 @@ int perc_dtls_rec_keys_derive(const uint8_t *master, size_t master_len,
 {
     static const char label[] = "key expansion";
     static char digest[] = "SHA256";
-    if (!master || master_len != DTLS_MASTER_SECRET_LEN || !client_random || !server_random ||
-        !out)
+    if (!master || master_len != DTLS_MASTER_SECRET_LEN || !client_random || !server_random || !out)
         return PERC_ERR_INVALID_ARG;
     uint8_t secret[DTLS_MASTER_SECRET_LEN];
     memcpy(secret, master, sizeof secret);
@@ -263,7 +262,8 @@ int perc_dtls_ack_decode(const uint8_t *in, size_t len, perc_dtls_recnum *nums, 
         return PERC_ERR_NOSPACE;
     size_t k = 0;
     while (perc_reader_remaining(&list) > 0) {
-        if ((rc = perc_read_u64(&list, &nums[k].epoch)) || (rc = perc_read_u64(&list, &nums[k].seq)))
+        if ((rc = perc_read_u64(&list, &nums[k].epoch)) ||
+            (rc = perc_read_u64(&list, &nums[k].seq)))
             return rc;
         k++;
     }
