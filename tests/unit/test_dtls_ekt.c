@@ -501,6 +501,64 @@ static void test_flipped_bit_not_consumed(void **state)
     tp_free(&p);
 }
 
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+static void assert_keys_wiped(const perc_dtls *d)
+{
+    assert_false(d->keying_valid);
+    assert_true(all_zero(&d->keying, sizeof d->keying));
+    assert_true(all_zero(&d->rec_keys, sizeof d->rec_keys));
+    assert_true(all_zero(d->ekt, sizeof d->ekt));
+}
+
+/* White box: every key the object held is zeroed when it fails or closes
+ * (RFC 9185 §5.1: on a tls-id mismatch all keying material is invalid). */
+static void test_keys_wiped(void **state)
+{
+    (void)state;
+    /* tls-id mismatch: refused at ServerHello, before any key */
+    tp_pair p;
+    tp_init(&p);
+    const char other[] = "SomebodyElsesTlsId0123456789";
+    assert_int_equal(perc_dtls_config_expect_peer_tls_id(&p.c.cfg, (const uint8_t *)other,
+                                                         strlen(other)),
+                     PERC_OK);
+    tp_create(&p);
+    tp_handshake(&p);
+    assert_int_equal(p.c.closed.reason, PERC_DTLS_REASON_TLS_ID);
+    assert_keys_wiped(p.c.d);
+    assert_keys_wiped(p.s.d);
+    tp_free(&p);
+
+    /* failure after the handshake, with an EKTKey in flight */
+    connected_pair(&p);
+    assert_true(p.c.d->keying_valid && p.c.d->rec_keys.ready);
+    perc_ekt_key_msg m = tp_ekt_msg(70, 16, 0x77);
+    assert_int_equal(perc_dtls_send_ekt_key(p.s.d, &m, p.now), PERC_OK);
+    p.c.ekt_verdict = 1;
+    tp_settle(&p);
+    assert_int_equal(perc_dtls_get_state(p.c.d), PERC_DTLS_FAILED);
+    assert_int_equal(perc_dtls_get_state(p.s.d), PERC_DTLS_FAILED);
+    assert_keys_wiped(p.c.d);
+    assert_keys_wiped(p.s.d);
+    tp_free(&p);
+
+    /* close */
+    connected_pair(&p);
+    assert_int_equal(perc_dtls_close(p.c.d, p.now), PERC_OK);
+    tp_settle(&p);
+    assert_keys_wiped(p.c.d);
+    assert_keys_wiped(p.s.d);
+    tp_free(&p);
+}
+
 /* ---- a stock OpenSSL client that does not intercept --------------------- */
 
 static SRTP_PROTECTION_PROFILE stock_double_128 = {"DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM",
@@ -665,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_openssl_records_still_flow),
         cmocka_unit_test(test_ekt_overtakes_finished),
         cmocka_unit_test(test_flipped_bit_not_consumed),
+        cmocka_unit_test(test_keys_wiped),
         cmocka_unit_test(test_stock_client_authenticates_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
