@@ -5,8 +5,9 @@
 # Packages to build libperc, perc-tool and the tests.
 PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev libcjson-dev"
 # Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
-# oracle), clang and its runtime (sanitizers and libFuzzer).
-PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev"
+# oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
+# that our injected EKTKey record decrypts with a good tag on the wire).
+PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark"
 
 perc_missing_packages() {
     local missing=""
