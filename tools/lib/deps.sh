@@ -2,8 +2,10 @@
 # needs, and only those that are missing. Runs apt-get as root, or through
 # sudo when not root.
 
-# Packages to build libperc, perc-tool and the tests.
-PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev libcjson-dev"
+# Packages to build libperc, the daemons, perc-tool and the tests (GLib,
+# libwebsockets with its GLib event loop, and libnice for the daemons).
+PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev libcjson-dev
+    libglib2.0-dev libwebsockets-dev libwebsockets-evlib-glib libnice-dev"
 # Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
 # oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
 # that our injected EKTKey record decrypts with a good tag on the wire).
