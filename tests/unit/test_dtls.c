@@ -349,6 +349,102 @@ static void test_authorize(void **state)
     }
 }
 
+/* The server's tls-id chosen from the client's (the KMF announced one per
+ * participant and learns which participant it is from the ClientHello). */
+typedef struct chooser {
+    int calls;
+    int verdict;                    /* returned */
+    size_t give_len;                /* length of the tls-id given back */
+    size_t seen_len;
+    uint8_t seen[PERC_DTLS_TLS_ID_MAX];
+} chooser;
+
+static const char chosen_tls_id[] = "ChosenForThisClient0123456789xyz";
+
+static int choose_tls_id(void *user, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    chooser *c = user;
+    c->calls++;
+    assert_true(peer_len <= sizeof c->seen);
+    memcpy(c->seen, peer, peer_len);
+    c->seen_len = peer_len;
+    assert_int_equal(cap, PERC_DTLS_TLS_ID_MAX);
+    memset(out, 'z', c->give_len);
+    memcpy(out, chosen_tls_id, c->give_len < strlen(chosen_tls_id) ? c->give_len
+                                                                     : strlen(chosen_tls_id));
+    *out_len = c->give_len;
+    return c->verdict;
+}
+
+static void test_choose_tls_id(void **state)
+{
+    (void)state;
+    /* 0: accepted; 1: refused; 2: a tls-id too short; 3: too long. */
+    for (int mode = 0; mode < 4; mode++) {
+        tp_pair p;
+        tp_init(&p);
+        chooser ch = {0, mode == 1 ? -1 : 0, strlen(chosen_tls_id), 0, {0}};
+        if (mode == 2)
+            ch.give_len = PERC_DTLS_TLS_ID_MIN - 1;
+        if (mode == 3)
+            ch.give_len = PERC_DTLS_TLS_ID_MAX + 1;
+        p.s.cfg.tls_id_len = 0; /* nothing configured: the callback decides */
+        p.s.cfg.expected_peer_tls_id_len = 0;
+        p.s.cfg.choose_tls_id = choose_tls_id;
+        p.s.cfg.choose_tls_id_user = &ch;
+        assert_int_equal(perc_dtls_config_expect_peer_tls_id(&p.c.cfg,
+                                                             (const uint8_t *)chosen_tls_id,
+                                                             strlen(chosen_tls_id)),
+                         PERC_OK);
+        p.s.use_authorize = true;
+        tp_create(&p);
+        tp_handshake(&p);
+        assert_int_equal(ch.calls, 1);
+        assert_int_equal(ch.seen_len, strlen(tp_client_tls_id));
+        assert_memory_equal(ch.seen, tp_client_tls_id, ch.seen_len);
+        if (mode == 0) {
+            assert_int_equal(perc_dtls_get_state(p.c.d), PERC_DTLS_CONNECTED);
+            assert_int_equal(perc_dtls_get_state(p.s.d), PERC_DTLS_CONNECTED);
+            uint8_t id[PERC_DTLS_TLS_ID_MAX];
+            size_t n;
+            assert_int_equal(perc_dtls_peer_tls_id(p.c.d, id, sizeof id, &n), PERC_OK);
+            assert_int_equal(n, strlen(chosen_tls_id));
+            assert_memory_equal(id, chosen_tls_id, n);
+            assert_int_equal(p.s.n_authorize, 1);
+        } else {
+            /* refused at the ClientHello: no certificate, no key, and the
+             * authorize callback never ran */
+            assert_int_equal(p.s.closed.reason, PERC_DTLS_REASON_UNAUTHORIZED);
+            assert_int_equal(p.c.closed.reason, PERC_DTLS_REASON_PEER_ALERT);
+            assert_int_equal(p.c.closed.alert, 49); /* access_denied */
+            assert_int_equal(p.s.n_connected + p.c.n_connected, 0);
+            assert_int_equal(p.s.n_authorize, 0);
+            assert_no_keys(p.s.d);
+            assert_no_keys(p.c.d);
+        }
+        tp_free(&p);
+    }
+
+    /* Without a client tls-id the callback is not called and none is
+     * sent back. */
+    tp_pair p;
+    tp_init(&p);
+    chooser ch = {0, 0, strlen(chosen_tls_id), 0, {0}};
+    p.c.cfg.tls_id_len = p.c.cfg.expected_peer_tls_id_len = 0;
+    p.s.cfg.tls_id_len = p.s.cfg.expected_peer_tls_id_len = 0;
+    p.s.cfg.choose_tls_id = choose_tls_id;
+    p.s.cfg.choose_tls_id_user = &ch;
+    tp_create(&p);
+    tp_handshake(&p);
+    assert_int_equal(ch.calls, 0);
+    assert_int_equal(perc_dtls_get_state(p.c.d), PERC_DTLS_CONNECTED);
+    uint8_t id[PERC_DTLS_TLS_ID_MAX];
+    size_t n;
+    assert_int_equal(perc_dtls_peer_tls_id(p.c.d, id, sizeof id, &n), PERC_ERR_NOT_FOUND);
+    tp_free(&p);
+}
+
 /* No common double profile: refused at the ClientHello. */
 static void test_no_common_profile(void **state)
 {
@@ -540,6 +636,9 @@ static void test_config_validation(void **state)
     cfg.tls_id_len = PERC_DTLS_TLS_ID_MIN - 1;
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
+    cfg.choose_tls_id = choose_tls_id; /* a server's business */
+    assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
+    perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
     cfg.mtu = PERC_DTLS_MIN_MTU - 1;
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
@@ -618,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_wrong_fingerprint),
         cmocka_unit_test(test_wrong_fingerprint_server),
         cmocka_unit_test(test_authorize),
+        cmocka_unit_test(test_choose_tls_id),
         cmocka_unit_test(test_no_common_profile),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_handshake_retransmission),

@@ -148,6 +148,13 @@ typedef enum perc_dtls_role {
 #define PERC_DTLS_EKT_RTX_MAX_NS UINT64_C(60000000000)
 #define PERC_DTLS_MAX_EKT_QUEUE 8
 
+/* Server: chooses the tls-id to send back in external_session_id from the
+ * client's (see perc_dtls_config.choose_tls_id). Writes 20..255 octets to
+ * out (cap is PERC_DTLS_TLS_ID_MAX) and their number to *out_len, and
+ * returns 0; anything else refuses the client. */
+typedef int (*perc_dtls_choose_tls_id_fn)(void *user, const uint8_t *peer_tls_id, size_t peer_len,
+                                          uint8_t *out, size_t cap, size_t *out_len);
+
 /* Fill with perc_dtls_config_init() and change what differs. */
 typedef struct perc_dtls_config {
     perc_dtls_role role;
@@ -167,6 +174,21 @@ typedef struct perc_dtls_config {
      * sent. 20..255 octets. A server answers only a client that sent one. */
     uint8_t tls_id[PERC_DTLS_TLS_ID_MAX];
     size_t tls_id_len;
+    /* Server only, optional: our tls-id depends on who the client is. A Key
+     * Distributor announces one tls-id per participant through signaling
+     * before the association exists, and learns which participant it is
+     * talking to only from the client's external_session_id. When set, it
+     * is called while the ClientHello is processed, once the client's
+     * external_session_id was parsed (and matched expected_peer_tls_id, if
+     * that is set), before the ServerHello is written; what it returns is
+     * sent instead of tls_id. A non-zero return, or a length outside
+     * 20..255, fails the handshake with an access_denied alert
+     * (PERC_DTLS_REASON_UNAUTHORIZED) before any key exists. A client that
+     * sends no external_session_id gets none back and the callback is not
+     * called (the authorize callback then sees no tls-id). Runs inside
+     * OpenSSL: it must not call any perc_dtls function. NULL = tls_id. */
+    perc_dtls_choose_tls_id_fn choose_tls_id;
+    void *choose_tls_id_user;
     /* The peer's tls-id from its SDP; 0 = not checked. When set, the peer
      * must send external_session_id with exactly this value, else the
      * handshake fails (RFC 9185 §5.1, §5.4) and no key is ever exported. */
@@ -265,7 +287,8 @@ typedef struct perc_dtls_callbacks {
 
 /* cbs may be NULL (no events) and is copied. Errors: PERC_ERR_INVALID_ARG
  * (NULL ctx/cfg/out, a profile that is not double, a duplicate or 0 EKT
- * cipher, bad tls-id lengths, mtu below PERC_DTLS_MIN_MTU, zero timers),
+ * cipher, bad tls-id lengths, mtu below PERC_DTLS_MIN_MTU, zero timers,
+ * choose_tls_id on a client),
  * PERC_ERR_NOMEM, PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_dtls_new(perc_dtls_ctx *ctx, const perc_dtls_config *cfg,
                                   const perc_dtls_callbacks *cbs, perc_dtls **out);

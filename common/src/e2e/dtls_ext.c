@@ -209,11 +209,17 @@ static int tls_id_add(SSL *s, unsigned int type, unsigned int context, const uns
 {
     (void)type, (void)context, (void)x, (void)chainidx, (void)arg;
     perc_dtls *d = SSL_get_app_data(s);
-    if (!d || d->cfg.tls_id_len == 0)
+    if (!d)
+        return 0;
+    /* A server with a chooser answers with what it chose for this client
+     * (tls_id_parse ran first: OpenSSL parses the whole ClientHello before
+     * it writes the ServerHello). */
+    const uint8_t *id = d->own_tls_id_chosen ? d->own_tls_id : d->cfg.tls_id;
+    size_t id_len = d->own_tls_id_chosen ? d->own_tls_id_len : d->cfg.tls_id_len;
+    if (id_len == 0)
         return 0;
     size_t n;
-    if (perc_dtls_tls_id_encode(d->cfg.tls_id, d->cfg.tls_id_len, d->ext56_out, sizeof d->ext56_out,
-                                &n))
+    if (perc_dtls_tls_id_encode(id, id_len, d->ext56_out, sizeof d->ext56_out, &n))
         return refuse(d, al, SSL_AD_INTERNAL_ERROR, PERC_DTLS_REASON_INTERNAL,
                       "cannot encode external_session_id", -1);
     *out = d->ext56_out;
@@ -240,6 +246,20 @@ static int tls_id_parse(SSL *s, unsigned int type, unsigned int context, const u
                      !perc_secret_equal(d->peer_tls_id, d->cfg.expected_peer_tls_id, want)))
         return refuse(d, al, SSL_AD_ACCESS_DENIED, PERC_DTLS_REASON_TLS_ID,
                       "external_session_id differs from the peer's tls-id", 0);
+    /* Server: our own tls-id may depend on who the client says it is. */
+    if ((context & SSL_EXT_CLIENT_HELLO) && d->cfg.choose_tls_id) {
+        size_t n = 0;
+        int rc = d->cfg.choose_tls_id(d->cfg.choose_tls_id_user, d->peer_tls_id,
+                                      d->peer_tls_id_len, d->own_tls_id, sizeof d->own_tls_id, &n);
+        if (rc != 0)
+            return refuse(d, al, SSL_AD_ACCESS_DENIED, PERC_DTLS_REASON_UNAUTHORIZED,
+                          "external_session_id refused by the choose_tls_id callback", 0);
+        if (n < PERC_DTLS_TLS_ID_MIN || n > PERC_DTLS_TLS_ID_MAX)
+            return refuse(d, al, SSL_AD_ACCESS_DENIED, PERC_DTLS_REASON_UNAUTHORIZED,
+                          "choose_tls_id callback gave a tls-id of a bad length", 0);
+        d->own_tls_id_len = n;
+        d->own_tls_id_chosen = true;
+    }
     return 1;
 }
 

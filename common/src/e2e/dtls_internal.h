@@ -241,6 +241,10 @@ struct perc_dtls {
     uint8_t ekt_cipher;
     uint8_t ext39_out[1 + PERC_DTLS_MAX_EKT_CIPHERS];
     uint8_t ext56_out[1 + PERC_DTLS_TLS_ID_MAX];
+    /* server: the tls-id cfg.choose_tls_id gave for this client */
+    bool own_tls_id_chosen;
+    uint8_t own_tls_id[PERC_DTLS_TLS_ID_MAX];
+    size_t own_tls_id_len;
     bool peer_tls_id_seen;
     uint8_t peer_tls_id[PERC_DTLS_TLS_ID_MAX];
     size_t peer_tls_id_len;
