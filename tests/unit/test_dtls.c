@@ -370,9 +370,10 @@ static int choose_tls_id(void *user, const uint8_t *peer, size_t peer_len, uint8
     memcpy(c->seen, peer, peer_len);
     c->seen_len = peer_len;
     assert_int_equal(cap, PERC_DTLS_TLS_ID_MAX);
-    memset(out, 'z', c->give_len);
-    memcpy(out, chosen_tls_id, c->give_len < strlen(chosen_tls_id) ? c->give_len
-                                                                     : strlen(chosen_tls_id));
+    /* write no more than cap even when claiming a longer tls-id (mode 3) */
+    size_t w = c->give_len < cap ? c->give_len : cap;
+    memset(out, 'z', w);
+    memcpy(out, chosen_tls_id, w < strlen(chosen_tls_id) ? w : strlen(chosen_tls_id));
     *out_len = c->give_len;
     return c->verdict;
 }
@@ -393,9 +394,8 @@ static void test_choose_tls_id(void **state)
         p.s.cfg.expected_peer_tls_id_len = 0;
         p.s.cfg.choose_tls_id = choose_tls_id;
         p.s.cfg.choose_tls_id_user = &ch;
-        assert_int_equal(perc_dtls_config_expect_peer_tls_id(&p.c.cfg,
-                                                             (const uint8_t *)chosen_tls_id,
-                                                             strlen(chosen_tls_id)),
+        assert_int_equal(perc_dtls_config_expect_peer_tls_id(
+                             &p.c.cfg, (const uint8_t *)chosen_tls_id, strlen(chosen_tls_id)),
                          PERC_OK);
         p.s.use_authorize = true;
         tp_create(&p);

@@ -249,8 +249,8 @@ static int tls_id_parse(SSL *s, unsigned int type, unsigned int context, const u
     /* Server: our own tls-id may depend on who the client says it is. */
     if ((context & SSL_EXT_CLIENT_HELLO) && d->cfg.choose_tls_id) {
         size_t n = 0;
-        int rc = d->cfg.choose_tls_id(d->cfg.choose_tls_id_user, d->peer_tls_id,
-                                      d->peer_tls_id_len, d->own_tls_id, sizeof d->own_tls_id, &n);
+        int rc = d->cfg.choose_tls_id(d->cfg.choose_tls_id_user, d->peer_tls_id, d->peer_tls_id_len,
+                                      d->own_tls_id, sizeof d->own_tls_id, &n);
         if (rc != 0)
             return refuse(d, al, SSL_AD_ACCESS_DENIED, PERC_DTLS_REASON_UNAUTHORIZED,
                           "external_session_id refused by the choose_tls_id callback", 0);
