@@ -276,8 +276,10 @@ typedef struct perc_dtls_callbacks {
      * certificate arrived, after the configured fingerprint and tls-id
      * checks passed, with the peer's fingerprint and external_session_id
      * (NULL, 0 when it sent none). Return true to continue; false fails the
-     * handshake with an access_denied alert (PERC_DTLS_REASON_UNAUTHORIZED)
-     * before any key is exported. Runs inside OpenSSL: it must not call any
+     * handshake (PERC_DTLS_REASON_UNAUTHORIZED) before any key is exported.
+     * The peer receives the fatal alert OpenSSL sends for a refused
+     * certificate, handshake_failure (40), not access_denied: OpenSSL gives
+     * a certificate callback no way to choose the alert. Runs inside OpenSSL: it must not call any
      * perc_dtls function. */
     bool (*authorize)(void *user, const uint8_t fingerprint[PERC_DTLS_FINGERPRINT_LEN],
                       const uint8_t *peer_tls_id, size_t peer_tls_id_len);
