@@ -145,8 +145,12 @@ gboolean kmf_roster_load(kmfd *d, const char *path, GError **error)
         g_free(text);
         return fail(error, path, "larger than %u bytes", ROSTER_MAX_FILE);
     }
+    if (strlen(text) != len) {
+        g_free(text);
+        return fail(error, path, "contains a NUL byte");
+    }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     if (!root) {
         long off = end ? (long)(end - text) : -1;
         g_free(text);
