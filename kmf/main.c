@@ -194,11 +194,9 @@ static size_t parse_pins(const char *text, uint8_t (*pins)[PERC_TLS_FINGERPRINT_
         if (g_ascii_strncasecmp(t, "sha-256", 7) == 0 && t[7] == '\0')
             continue; /* "sha-256 AB:..." split at the space */
         if (n == MAX_PINS) {
-            g_strfreev(parts);
             usage_error("--tunnel-peer-fingerprint: more than %d fingerprints", MAX_PINS);
         }
         if (perc_dtls_fingerprint_parse(t, pins[n]) != PERC_OK) {
-            g_strfreev(parts);
             usage_error("--tunnel-peer-fingerprint: '%.40s' is not a SHA-256 fingerprint "
                         "(32 hex pairs separated by ':')",
                         t);
@@ -206,7 +204,7 @@ static size_t parse_pins(const char *text, uint8_t (*pins)[PERC_TLS_FINGERPRINT_
         n++;
     }
     g_strfreev(parts);
-    if (n == 0)
+    if (n == 0) /* usage_error exits: parts need not be freed before it */
         usage_error("--tunnel-peer-fingerprint: no fingerprint given");
     return n;
 }
