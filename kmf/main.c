@@ -59,6 +59,8 @@ static const perc_opt opts[] = {
      .help = "re-key a conference whenever someone is admitted"},
     {.name = "ekt-ttl", .type = PERC_OPT_UINT, .def = "86400", .min = 1, .max = 0xFFFFFF,
      .metavar = "SECONDS", .help = "lifetime of an EKTKey (re-keyed at 90 %)"},
+    {.name = "ekt-cipher", .type = PERC_OPT_STRING, .def = "aeskw-128", .metavar = "CIPHER",
+     .help = "EKT cipher of every conference: aeskw-128 or aeskw-256 (RFC 8870)"},
     {.name = "keylog", .type = PERC_OPT_STRING, .metavar = "FILE",
      .help = "DEBUG ONLY: append DTLS and TLS key log lines (secrets!) to FILE"},
 };
@@ -113,17 +115,17 @@ static void core_event(void *user, const perc_kmf_event *ev)
     kmfd *d = user;
     switch (ev->type) {
     case PERC_KMF_EV_ADMITTED:
-        perc_log_info("admitted %s to %s (tunnel %" G_GUINT64_FORMAT ", profile 0x%04x, SPI %u)",
+        perc_log_debug("admitted %s to %s (tunnel %" G_GUINT64_FORMAT ", profile 0x%04x, SPI %u)",
                       ev->identity ? ev->identity : "?", ev->conference ? ev->conference : "?",
                       ev->conn_id, ev->profile, ev->spi);
         break;
     case PERC_KMF_EV_REKEYED:
-        perc_log_info("conference %s re-keyed: SPI %u to %zu member(s) (%s)",
+        perc_log_debug("conference %s re-keyed: SPI %u to %zu member(s) (%s)",
                       ev->conference ? ev->conference : "?", ev->spi, ev->n_endpoints,
                       ev->reason ? ev->reason : "");
         break;
     default:
-        perc_log_info("%s: %s%s%s%s%s", perc_kmf_event_name(ev->type),
+        perc_log_debug("event %s: %s%s%s%s%s", perc_kmf_event_name(ev->type),
                       ev->conference ? ev->conference : "", ev->identity ? " " : "",
                       ev->identity ? ev->identity : "", ev->reason ? ": " : "",
                       ev->reason ? ev->reason : "");
@@ -249,6 +251,12 @@ int main(int argc, char **argv)
     uint64_t ekt_ttl = PERC_KMF_DEFAULT_EKT_TTL_S, idle_s = 0;
     (void)perc_config_uint(cfg, "ekt-ttl", &ekt_ttl);
     (void)perc_config_uint(cfg, "tunnel-idle-timeout", &idle_s);
+    const char *cipher_text = perc_config_string(cfg, "ekt-cipher");
+    uint8_t ekt_cipher = PERC_EKT_CIPHER_AESKW_128;
+    if (cipher_text && g_ascii_strcasecmp(cipher_text, "aeskw-256") == 0)
+        ekt_cipher = PERC_EKT_CIPHER_AESKW_256;
+    else if (cipher_text && g_ascii_strcasecmp(cipher_text, "aeskw-128") != 0)
+        usage_error("--ekt-cipher: '%.32s' is not aeskw-128 or aeskw-256", cipher_text);
     perc_hostport listen;
     if (!perc_config_hostport(cfg, "listen", &listen))
         usage_error("--listen is required");
@@ -328,6 +336,7 @@ int main(int argc, char **argv)
     perc_kmf_config_init(&kc);
     kc.dtls_ctx = dctx;
     kc.ekt_ttl_s = (uint32_t)ekt_ttl;
+    kc.ekt_cipher = ekt_cipher;
     kc.rekey_on_join = perc_config_flag(cfg, "rekey-on-join");
     kc.random = perc_daemon_random;
     kc.log = core_log;

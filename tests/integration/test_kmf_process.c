@@ -344,6 +344,44 @@ static void md_closed(void *user, perc_tls_stream *s, const char *reason)
 
 static const perc_tls_stream_callbacks md_cbs = {md_opened, md_data, md_closed};
 
+/* A second, authenticated Media Distributor connection that sends garbage:
+ * the KMF must drop it alone. */
+static int g_bad_closed;
+
+static void bad_opened(void *user, perc_tls_stream *s, const uint8_t fp[PERC_TLS_FINGERPRINT_LEN])
+{
+    (void)user;
+    (void)fp;
+    static const uint8_t junk[] = "\x07\x00\x00\x05garbage, not a TunnelMessage\xff\xff\xff";
+    GError *e = NULL;
+    assert_true(perc_tls_stream_write(s, junk, sizeof junk, &e));
+}
+
+static void bad_data(void *user, perc_tls_stream *s, const uint8_t *data, size_t len)
+{
+    (void)user;
+    (void)s;
+    (void)data;
+    (void)len;
+}
+
+static void bad_closed(void *user, perc_tls_stream *s, const char *reason)
+{
+    (void)user;
+    (void)reason;
+    if (!perc_tls_stream_is_client(s))
+        return;
+    g_bad_closed++;
+}
+
+static const perc_tls_stream_callbacks bad_cbs = {bad_opened, bad_data, bad_closed};
+
+static gboolean p_bad_closed(void *d)
+{
+    (void)d;
+    return g_bad_closed >= 1;
+}
+
 /* ---- endpoints ------------------------------------------------------------ */
 
 static void ep_connected(void *u, perc_dtls *d, uint16_t profile, uint8_t cipher)
@@ -751,6 +789,34 @@ static void test_kmf_process(void **state)
     assert_int_equal(c->keyed, 0);
     assert_true(c->closed.alert >= 0); /* an alert, not a timeout */
 
+    /* 4b. garbage on the tunnel port: a plain TCP peer that is not TLS, and
+     * an authenticated MD connection that sends no TunnelMessage. Each is
+     * dropped alone. */
+    {
+        GSocketClient *sc = g_socket_client_new();
+        g_socket_client_set_enable_proxy(sc, FALSE); /* no libproxy thread */
+        GSocketConnection *conn =
+            g_socket_client_connect_to_host(sc, "127.0.0.1", tunnel_port, NULL, &err);
+        assert_non_null(conn);
+        GOutputStream *os = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+        static const char junk[] = "GET / HTTP/1.0\r\n\r\n\x16\x03\x01\xff\xff";
+        assert_true(g_output_stream_write_all(os, junk, sizeof junk, NULL, NULL, &err));
+        dt_spin(W.ctx, 100);
+        g_object_unref(conn);
+        g_object_unref(sc);
+        g_bad_closed = 0;
+        perc_tls_client *bad =
+            perc_tls_client_new(W.ctx, W.md_tls, &to, &to_opts, &bad_cbs, NULL, &err);
+        assert_non_null(bad);
+        if (!dt_wait(W.ctx, p_bad_closed, NULL, WAIT_MS)) {
+            perc_tls_client_free(bad);
+            dump_log_on_failure();
+            fail_msg("the garbage tunnel was not dropped");
+        }
+        perc_tls_client_free(bad);
+        assert_true(W.md_opened == 1); /* the real MD's connection is untouched */
+    }
+
     /* 5. alice leaves */
     perc_sig_msg m;
     perc_sig_msg_init(&m);
@@ -774,12 +840,14 @@ static void test_kmf_process(void **state)
     bool leaked = text_leaks_keys(log);
     bool has_token = strstr(log, TOKEN) != NULL;
     bool mentions_carol = strstr(log, "carol") != NULL;
-    if (leaked || has_token || !mentions_carol)
+    bool mentions_drop = strstr(log, "dropped") != NULL;
+    if (leaked || has_token || !mentions_carol || !mentions_drop || g_getenv("KMF_TEST_SHOW_LOG"))
         fprintf(stderr, "---- perc-kmf log ----\n%s---- end ----\n", log);
     g_free(log);
     assert_false(leaked);
     assert_false(has_token);
     assert_true(mentions_carol);
+    assert_true(mentions_drop);
 
     /* 7. SIGTERM: clean exit */
     pid_t pid = g_child;
@@ -833,7 +901,7 @@ static void test_kmf_cli(void **state)
         "--listen", "--cert", "--key", "--dtls-cert", "--dtls-key", "--tunnel-ca",
         "--tunnel-peer-fingerprint", "--tunnel-idle-timeout", "--signaling",
         "--signaling-token", "--signaling-ca", "--name", "--roster", "--open",
-        "--rekey-on-join", "--ekt-ttl", "--keylog", "--log-level", "--help", "--version",
+        "--rekey-on-join", "--ekt-ttl", "--ekt-cipher", "--keylog", "--log-level", "--help", "--version",
         "PERC_KMF_LISTEN", "PERC_KMF_ROSTER", "PERC_KMF_SIGNALING_TOKEN"};
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
         if (!strstr(out, names[i]))
@@ -872,6 +940,9 @@ static void test_kmf_cli(void **state)
         {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
           "--ekt-ttl", "0", NULL},
          "--ekt-ttl"},
+        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+          "--ekt-cipher", "rot13", NULL},
+         "--ekt-cipher"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         int rc = run_kmf(bad[i].args, &out, &errout);
