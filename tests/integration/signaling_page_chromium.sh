@@ -66,7 +66,7 @@ done
 
 mkfifo "$TMP/in"
 exec 3<>"$TMP/in"
-"$CLIENT" --page-client "$PORT" page-conf page-alice <"$TMP/in" >"$TMP/client.out" 2>&1 &
+"$CLIENT" --page-client "$PORT" page-conf page-alice 3>&- <"$TMP/in" >"$TMP/client.out" 2>&1 &
 CLIENT_PID=$!
 for _ in $(seq 1 100); do
     grep -q '^READY' "$TMP/client.out" && break
@@ -76,7 +76,7 @@ grep -q '^READY' "$TMP/client.out" || { cat "$TMP/client.out"; fail "scripted cl
 
 timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --user-data-dir="$TMP/profile" \
-    --virtual-time-budget=5000 --dump-dom "http://127.0.0.1:$PORT/" >"$TMP/dom.html" 2>"$TMP/chromium.err"
+    --virtual-time-budget=5000 --dump-dom "http://127.0.0.1:$PORT/" 3>&- >"$TMP/dom.html" 2>"$TMP/chromium.err"
 rc=$?
 [ $rc = 0 ] || { cat "$TMP/chromium.err"; fail "chromium exited with $rc"; }
 

@@ -8,8 +8,9 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev
     libglib2.0-dev libwebsockets-dev libwebsockets-evlib-glib libnice-dev"
 # Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
 # oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
-# that our injected EKTKey record decrypts with a good tag on the wire).
-PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark"
+# that our injected EKTKey record decrypts with a good tag on the wire),
+# chromium (renders perc-signaling's status page headless).
+PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium"
 
 perc_missing_packages() {
     local missing=""
