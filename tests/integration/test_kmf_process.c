@@ -505,6 +505,17 @@ static gboolean p_rekeyed(void *d)
     return FALSE;
 }
 
+static char *read_log(void);
+
+static gboolean p_bob_gone(void *d)
+{
+    (void)d;
+    char *t = read_log();
+    gboolean r = strstr(t, "participant 'bob' left conference 'conf1'") != NULL;
+    g_free(t);
+    return r;
+}
+
 /* ---- the KMF process --------------------------------------------------- */
 
 static void spawn_kmf(uint16_t tunnel_port, uint16_t sig_port)
@@ -831,6 +842,11 @@ static void test_kmf_process(void **state)
     assert_int_equal(W.ep[1].n_disconnect, 0);
     assert_int_equal(W.ep[1].n_closed, 0);
     assert_int_equal(W.n_errors, 0);
+
+    /* 5b. the MD reports bob gone (EndpointDisconnect to the KMF) */
+    assert_int_equal(perc_tunnel_md_endpoint_gone(W.md, 1), PERC_OK);
+    md_flush();
+    WAIT(p_bob_gone, "the KMF to forget bob after the MD's EndpointDisconnect");
 
     /* 6. no key in what signaling got, nor in the KMF's log */
     dt_spin(W.ctx, 200);
