@@ -55,11 +55,6 @@ gboolean kmf_roster_load(kmfd *d, const char *path, GError **error);
 
 /* ---- tunnel_server.c ---- */
 
-typedef struct kmf_tunnel_options {
-    const char *listen;         /* HOST:PORT text */
-    uint32_t idle_timeout_ms;   /* 0: never */
-} kmf_tunnel_options;
-
 gboolean kmf_tunnel_start(kmfd *d, const perc_hostport *listen, uint32_t idle_timeout_ms,
                           GError **error);
 /* Drains what the core has for every connection; closes failed ones. */
