@@ -328,7 +328,7 @@ static void expect_answer(peer *e, const char *pid)
     CHECK(strstr(s, "a=" MDD_CAND "\r\n"), "answer lacks the MDD candidate: %s", s);
     CHECK(strstr(s, "a=setup:passive\r\n"), "answer lacks setup:passive: %s", s);
     CHECK(strstr(s, "a=end-of-candidates\r\n"), "answer lacks end-of-candidates: %s", s);
-    CHECK(!strstr(s, OFFER_FP + 8), "answer carries the endpoint's fingerprint");
+    CHECK(!strstr(s, &OFFER_FP[8]), "answer carries the endpoint's fingerprint");
     perc_sig_msg_clear(&a);
     g_free(t);
 }
