@@ -309,15 +309,6 @@ void kmf_siglink_on_event(kmf_siglink *l, const perc_kmf_event *ev)
     case PERC_KMF_EV_REKEYED: {
         if (!ev->conference)
             return;
-        if (ev->spi > PERC_SIG_MAX_SPI) {
-            /* RFC 8870's SPI is 16 bits, but docs/signaling.md (and the
-             * codec) bound epoch.spi to 0..32767: an epoch with this SPI
-             * cannot be encoded. Say so instead of sending a wrong SPI. */
-            perc_log_warn("signaling: epoch for conference %s not sent: SPI %u is above the "
-                          "%u signaling accepts",
-                          ev->conference, ev->spi, PERC_SIG_MAX_SPI);
-            return;
-        }
         m.type = PERC_SIG_EPOCH;
         m.conference = ev->conference;
         m.spi = ev->spi;

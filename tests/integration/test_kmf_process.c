@@ -495,10 +495,6 @@ static gboolean p_rekeyed(void *d)
     (void)d;
     if (W.ep[0].n_disconnect < 1 || W.ep[1].n_ekt < 2)
         return FALSE;
-    /* docs/signaling.md bounds epoch.spi to 0..32767 while RFC 8870 SPIs
-     * (and the core's) are 16 bits: above that perc-kmf logs instead. */
-    if (W.ep[1].ekt[W.ep[1].n_ekt - 1].spi > PERC_SIG_MAX_SPI)
-        return TRUE;
     for (int i = 0; i < W.n_epoch; i++)
         if (W.epoch_spi[i] == W.ep[1].ekt[W.ep[1].n_ekt - 1].spi && W.epoch_members[i] == 1)
             return TRUE;

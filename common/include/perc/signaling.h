@@ -55,7 +55,7 @@
 #define PERC_SIG_MAX_SSRCS 64
 #define PERC_SIG_MAX_CAPACITY 1000000u
 #define PERC_SIG_MAX_MEMBERS_COUNT 1000000u
-#define PERC_SIG_MAX_SPI 32767u         /* RFC 8870 §4.1: the SPI is 15 bits */
+#define PERC_SIG_MAX_SPI 65535u         /* RFC 8870 §4.1: the SPI is 16 bits */
 
 /* ---- Enumerations ---- */
 

@@ -622,7 +622,7 @@ static int decode_field(const sig_field *fd, const cJSON *it, perc_sig_msg *m, p
             return err_set(e, PERC_SIG_E_BAD_MESSAGE, "not a number");
         if (!number_value(it, fd->min, fd->max, &v))
             return err_set(e, PERC_SIG_E_BAD_MESSAGE,
-                           fd->max == PERC_SIG_MAX_SPI      ? "not an integer in 0..32767"
+                           fd->max == PERC_SIG_MAX_SPI      ? "not an integer in 0..65535"
                            : fd->min == 1                  ? "not an integer in 1..1000000"
                                                            : "not an integer in 0..1000000");
         set_num(m, fd, v);
