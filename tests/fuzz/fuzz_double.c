@@ -157,6 +157,14 @@ static void check_round_trip(const uint8_t *data, size_t size)
     uint32_t roc = size > 12 ? data[12] & 3u : 0;
     memcpy(buf, data, size);
     size_t n, out;
+    /* RFC 8723 §5.1 step 1: only RFC 8285 extension blocks may be sent */
+    if (p.hdr.extension && p.hdr.ext_profile != PERC_RTP_EXT_ONE_BYTE &&
+        (p.hdr.ext_profile & PERC_RTP_EXT_TWO_BYTE_MASK) != PERC_RTP_EXT_TWO_BYTE) {
+        if (perc_double_protect(g_inner, roc, g_hop1, roc, buf, size, sizeof buf, &n) !=
+            PERC_ERR_UNSUPPORTED)
+            abort();
+        return;
+    }
     if (perc_double_protect(g_inner, roc, g_hop1, roc, buf, size, sizeof buf, &n) != PERC_OK ||
         n != size + PERC_DOUBLE_MIN_OVERHEAD)
         abort();
