@@ -104,7 +104,10 @@ int perc_rtcp_check_compound(const uint8_t *buf, size_t len, bool reduced_size, 
         return PERC_ERR_TRUNCATED;
     perc_rtcp_iter it;
     perc_rtcp_iter_init(&it, buf, len);
+    /* zeroed: gcc -O3 cannot see that perc_rtcp_next fills v whenever it
+     * returns 1, and warns */
     perc_rtcp_view v;
+    memset(&v, 0, sizeof v);
     size_t n = 0;
     int rc;
     while ((rc = perc_rtcp_next(&it, &v)) == 1) {

@@ -108,6 +108,7 @@ int perc_rtcp_sdes_find(const perc_rtcp_view *p, uint32_t ssrc, uint8_t type, pe
         if (chunk_ssrc != ssrc)
             continue;
         perc_rtcp_sdes_item item;
+        memset(&item, 0, sizeof item); /* see perc_rtcp_check_compound */
         while ((rc = perc_rtcp_sdes_next_item(&it, &item)) == 1) {
             if (item.type == type) {
                 *value = item.value;
