@@ -494,18 +494,20 @@ static void test_handshake_retransmission(void **state)
     (void)state;
     tp_pair p;
     tp_init(&p);
-    p.c.cfg.handshake_rtx_initial_ms = 50;
+    /* 400 ms, not less: the "too early" step below must run before the
+     * wall-clock timer fires, even on a slow sanitizer run */
+    p.c.cfg.handshake_rtx_initial_ms = 400;
     tp_create(&p);
     assert_int_equal(perc_dtls_start(p.c.d, p.now), PERC_OK);
     uint64_t deadline = perc_dtls_next_timeout(p.c.d);
-    assert_true(deadline > p.now && deadline <= p.now + 50 * 1000000u);
+    assert_true(deadline > p.now && deadline <= p.now + 400 * 1000000u);
     int drop = 1; /* the ClientHello is lost */
     assert_int_equal(tp_deliver(&p.c, &p.s, p.now, &drop), 1);
     assert_int_equal(tp_deliver(&p.s, &p.c, p.now, NULL), 0);
     /* too early for OpenSSL's clock: nothing happens */
     assert_int_equal(perc_dtls_on_timeout(p.c.d, deadline), PERC_OK);
     assert_int_equal(tp_deliver(&p.c, &p.s, p.now, NULL), 0);
-    tp_sleep_ms(60);
+    tp_sleep_ms(450);
     p.now = perc_dtls_next_timeout(p.c.d);
     assert_int_equal(perc_dtls_on_timeout(p.c.d, p.now), PERC_OK);
     tp_settle(&p);
