@@ -155,6 +155,28 @@ static void test_sink_removed_goes_to_stderr(void **state)
     assert_int_equal(c.n, 0);
 }
 
+static void test_limited(void **state)
+{
+    (void)state;
+    captured c = {0};
+    perc_log_set_sink(sink, &c);
+    perc_log_limiter lim = {0};
+    for (int i = 0; i < 50; i++)
+        perc_log_limited(&lim, PERC_LOG_WARN, "garbage %d", i);
+    assert_int_equal(c.n, PERC_LOG_LIMIT_BURST);
+    assert_non_null(strstr(c.lines[PERC_LOG_LIMIT_BURST - 1], "garbage 4"));
+    assert_int_equal(lim.suppressed, 50 - PERC_LOG_LIMIT_BURST);
+    /* A new window: the next line says how many were suppressed. */
+    lim.window_start_us -= (int64_t)PERC_LOG_LIMIT_WINDOW_S * G_USEC_PER_SEC;
+    perc_log_limited(&lim, PERC_LOG_WARN, "garbage again");
+    assert_int_equal(c.n, PERC_LOG_LIMIT_BURST + 1);
+    assert_non_null(strstr(c.lines[PERC_LOG_LIMIT_BURST], "garbage again (45 similar lines suppressed)"));
+    /* Below the level: neither logged nor counted. */
+    perc_log_limiter quiet = {0};
+    perc_log_limited(&quiet, PERC_LOG_DEBUG, "x");
+    assert_int_equal(quiet.lines, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +186,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hex_public, setup, teardown),
         cmocka_unit_test_setup_teardown(test_level_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_removed_goes_to_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limited, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

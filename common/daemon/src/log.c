@@ -143,3 +143,31 @@ void perc_log_hex_public(perc_log_level level, const char *label, const void *da
     hex[o] = '\0';
     perc_log(level, "%s (%zu bytes): %s", label ? label : "data", len, hex);
 }
+
+void perc_log_limited(perc_log_limiter *lim, perc_log_level level, const char *fmt, ...)
+{
+    if (!perc_log_enabled(level) || !fmt)
+        return;
+    int64_t now = g_get_monotonic_time();
+    if (lim->lines == 0 || now - lim->window_start_us >= PERC_LOG_LIMIT_WINDOW_S * G_USEC_PER_SEC) {
+        lim->window_start_us = now;
+        lim->lines = 0;
+    }
+    if (lim->lines >= PERC_LOG_LIMIT_BURST) {
+        lim->suppressed++;
+        return;
+    }
+    lim->lines++;
+    char msg[PERC_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (lim->suppressed) {
+        perc_log(level, "%s (%" G_GUINT64_FORMAT " similar lines suppressed)", msg,
+                 lim->suppressed);
+        lim->suppressed = 0;
+    } else {
+        perc_log(level, "%s", msg);
+    }
+}

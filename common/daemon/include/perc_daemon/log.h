@@ -69,6 +69,21 @@ void perc_logv(perc_log_level level, const char *fmt, va_list ap) G_GNUC_PRINTF(
 #define PERC_LOG_HEX_MAX 64
 void perc_log_hex_public(perc_log_level level, const char *label, const void *data, size_t len);
 
+/* Rate-limited logging for what a peer can trigger per packet (garbage on
+ * a media port, failed authentication): at most PERC_LOG_LIMIT_BURST lines
+ * per PERC_LOG_LIMIT_WINDOW_S seconds per limiter; the first line after a
+ * window with suppressed lines ends with "(N similar lines suppressed)".
+ * A limiter starts zeroed ({0}); one per kind of message. */
+#define PERC_LOG_LIMIT_BURST 5
+#define PERC_LOG_LIMIT_WINDOW_S 10
+typedef struct perc_log_limiter {
+    int64_t window_start_us;
+    unsigned lines;
+    uint64_t suppressed;
+} perc_log_limiter;
+void perc_log_limited(perc_log_limiter *lim, perc_log_level level, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
 /* Receives each emitted line (formatted as above, without the newline)
  * instead of stderr. NULL restores stderr. For tests, and for a daemon that
  * wants its logs elsewhere. Called with the logging lock held: the sink
