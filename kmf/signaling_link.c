@@ -16,6 +16,7 @@
 #include "perc/signaling.h"
 #include "perc_daemon/error.h"
 #include "perc_daemon/log.h"
+#include "perc_daemon/sigclient.h"
 
 typedef struct sl_participant {
     char *conference;
@@ -26,11 +27,7 @@ typedef struct sl_participant {
 
 struct kmf_siglink {
     kmfd *d;
-    perc_ws_client *cli;
-    char *token;
-    char *name;
-    bool welcomed;
-    unsigned hello_seq;
+    perc_sigclient *cli;
     GHashTable *by_participant; /* "conf\x1fparticipant" -> sl_participant* (owned) */
     GHashTable *by_identity;    /* "conf\x1fidentity" -> sl_participant* (borrowed) */
 };
@@ -58,42 +55,12 @@ static void forget(kmf_siglink *l, sl_participant *p)
     g_free(kp);
 }
 
-static void send_msg(kmf_siglink *l, const perc_sig_msg *m)
-{
-    static char buf[PERC_SIG_MAX_MESSAGE + 1];
-    size_t len = 0;
-    perc_sig_error err;
-    int rc = perc_sig_encode(m, buf, sizeof buf, &len, &err);
-    if (rc != PERC_OK) {
-        char why[256];
-        perc_sig_error_text(&err, why, sizeof why);
-        perc_log_error("signaling: cannot encode %s: %s", perc_sig_type_name(m->type), why);
-        return;
-    }
-    if (!perc_ws_client_is_open(l->cli)) {
-        perc_log_warn("signaling: not connected; %s not sent", perc_sig_type_name(m->type));
-        return;
-    }
-    GError *e = NULL;
-    if (!perc_ws_client_send(l->cli, buf, len, &e)) {
-        perc_log_warn("signaling: %s not sent: %s", perc_sig_type_name(m->type), e->message);
-        g_error_free(e);
-        return;
-    }
-    perc_log_debug("signaling: sent %s", perc_sig_type_name(m->type));
-}
+static void send_msg(kmf_siglink *l, const perc_sig_msg *m) { (void)perc_sigclient_send(l->cli, m); }
 
 static void send_error(kmf_siglink *l, const char *re, perc_sig_code code, const char *reason,
                        const char *field)
 {
-    perc_sig_msg m;
-    perc_sig_msg_init(&m);
-    m.type = PERC_SIG_ERROR;
-    m.re = (re && re[0]) ? re : NULL;
-    m.code = code;
-    m.reason = reason;
-    m.field = (field && field[0]) ? field : NULL;
-    send_msg(l, &m);
+    (void)perc_sigclient_send_error(l->cli, re, code, reason, field);
 }
 
 static void fingerprint_text(const uint8_t fp[PERC_DTLS_FINGERPRINT_LEN], char *out, size_t cap)
@@ -102,27 +69,6 @@ static void fingerprint_text(const uint8_t fp[PERC_DTLS_FINGERPRINT_LEN], char *
     if (perc_dtls_fingerprint_format(fp, hex, sizeof hex) != PERC_OK)
         hex[0] = '\0';
     g_snprintf(out, cap, "sha-256 %s", hex);
-}
-
-static void on_open(void *user, perc_ws_client *cli)
-{
-    (void)cli;
-    kmf_siglink *l = user;
-    perc_log_info("signaling: connected; saying hello as kmf %s", l->name);
-    l->welcomed = false;
-    char fp[16 + PERC_DTLS_FINGERPRINT_TEXT_LEN];
-    fingerprint_text(l->d->fingerprint, fp, sizeof fp);
-    char id[32];
-    g_snprintf(id, sizeof id, "hello-%u", ++l->hello_seq);
-    perc_sig_msg m;
-    perc_sig_msg_init(&m);
-    m.type = PERC_SIG_HELLO;
-    m.id = id;
-    m.role = PERC_SIG_ROLE_KMF;
-    m.name = l->name;
-    m.token = l->token;
-    m.fingerprint = fp;
-    send_msg(l, &m);
 }
 
 static void on_participant(kmf_siglink *l, const perc_sig_msg *m)
@@ -223,64 +169,25 @@ static void on_participant_left(kmf_siglink *l, const perc_sig_msg *m)
     kmfd_after(d);
 }
 
-static void on_message(void *user, perc_ws_client *cli, const char *text, size_t len)
+static bool on_message(void *user, perc_sigclient *c, const perc_sig_msg *m)
 {
-    (void)cli;
+    (void)c;
     kmf_siglink *l = user;
-    perc_sig_msg m;
-    perc_sig_error err;
-    memset(&err, 0, sizeof err);
-    int rc = perc_sig_decode(text, len, &m, &err);
-    if (rc != PERC_OK) {
-        char why[256];
-        perc_sig_error_text(&err, why, sizeof why);
-        perc_log_warn("signaling: bad message (%zu bytes): %s", len, why);
-        if (err.type != PERC_SIG_ERROR) /* never an error in reply to an error */
-            send_error(l, err.id, err.code ? err.code : PERC_SIG_E_BAD_MESSAGE, why,
-                       err.field);
-        return;
-    }
-    if (!l->welcomed && m.type != PERC_SIG_WELCOME && m.type != PERC_SIG_ERROR) {
-        perc_log_warn("signaling: %s before welcome ignored", perc_sig_type_name(m.type));
-        perc_sig_msg_clear(&m);
-        return;
-    }
-    switch (m.type) {
-    case PERC_SIG_WELCOME:
-        l->welcomed = true;
-        perc_log_info("signaling: welcome (session %s)", m.session);
-        break;
+    switch (m->type) {
     case PERC_SIG_ERROR:
-        perc_log_warn("signaling: error %s%s%s: %s", perc_sig_code_name(m.code),
-                      m.re ? " in reply to " : "", m.re ? m.re : "", m.reason);
-        if (m.code == PERC_SIG_E_AUTH_FAILED)
-            perc_log_error("signaling refused our token (auth-failed): check "
-                           "--signaling-token");
-        break;
+        return true; /* logged by the client; we send no requests */
     case PERC_SIG_PARTICIPANT:
-        on_participant(l, &m);
-        break;
+        on_participant(l, m);
+        return true;
     case PERC_SIG_PARTICIPANT_LEFT:
-        on_participant_left(l, &m);
-        break;
+        on_participant_left(l, m);
+        return true;
     default:
-        perc_log_warn("signaling: unexpected %s ignored", perc_sig_type_name(m.type));
-        if (perc_sig_type_kind(m.type) == PERC_SIG_KIND_REQUEST)
-            send_error(l, m.id, PERC_SIG_E_FORBIDDEN, "not a request a KMF answers", NULL);
-        break;
+        return false;
     }
-    perc_sig_msg_clear(&m);
 }
 
-static void on_close(void *user, perc_ws_client *cli, int code, const char *reason)
-{
-    (void)cli;
-    kmf_siglink *l = user;
-    l->welcomed = false;
-    perc_log_warn("signaling: connection ended (%d %s); reconnecting", code, reason);
-}
-
-static const perc_ws_client_callbacks cbs = {on_open, on_message, on_close};
+static const perc_sigclient_callbacks cbs = {NULL, on_message, NULL};
 
 void kmf_siglink_on_event(kmf_siglink *l, const perc_kmf_event *ev)
 {
@@ -342,24 +249,23 @@ kmf_siglink *kmf_siglink_new(kmfd *d, const kmf_siglink_options *opts, GError **
 {
     kmf_siglink *l = g_new0(kmf_siglink, 1);
     l->d = d;
-    l->token = g_strdup(opts->token);
-    l->name = g_strdup(opts->name);
     l->by_participant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, participant_free);
     l->by_identity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    perc_ws_client_options o;
-    memset(&o, 0, sizeof o);
-    o.url = opts->url;
-    o.subprotocol = PERC_SIG_SUBPROTOCOL;
-    o.ca_file = opts->ca_file;
-    o.max_message = PERC_SIG_MAX_MESSAGE;
-    o.backoff_initial_ms = 250;
-    o.backoff_max_ms = 10000;
-    l->cli = perc_ws_client_new(d->ws, &o, &cbs, l, error);
+    char fp[16 + PERC_DTLS_FINGERPRINT_TEXT_LEN];
+    fingerprint_text(d->fingerprint, fp, sizeof fp);
+    perc_sig_msg hello;
+    perc_sig_msg_init(&hello);
+    hello.type = PERC_SIG_HELLO;
+    hello.role = PERC_SIG_ROLE_KMF;
+    hello.name = opts->name;
+    hello.token = opts->token;
+    hello.fingerprint = fp;
+    perc_sigclient_options o = {.url = opts->url, .ca_file = opts->ca_file, .hello = &hello};
+    l->cli = perc_sigclient_new(d->ws, &o, &cbs, l, error);
     if (!l->cli) {
         kmf_siglink_free(l);
         return NULL;
     }
-    perc_log_info("signaling: connecting to %s as kmf %s", opts->url, l->name);
     return l;
 }
 
@@ -367,12 +273,8 @@ void kmf_siglink_free(kmf_siglink *l)
 {
     if (!l)
         return;
-    perc_ws_client_free(l->cli);
+    perc_sigclient_free(l->cli);
     g_hash_table_destroy(l->by_identity);
     g_hash_table_destroy(l->by_participant);
-    if (l->token)
-        memset(l->token, 0, strlen(l->token));
-    g_free(l->token);
-    g_free(l->name);
     g_free(l);
 }
