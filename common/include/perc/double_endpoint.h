@@ -200,16 +200,21 @@ PERC_MUST_CHECK int perc_double_tx_protect(perc_double_tx *tx, uint8_t *buf, siz
 
 /* Receiver: the outer session of the incoming hop with an outer ROC and
  * replay window per SSRC (index from the SEQ on the wire), and per sender
- * SSRC an inner session with an inner ROC and replay window (index from
- * the ORIGINAL SEQ). Each layer's state moves only after that layer
- * authenticated. */
+ * SSRC up to two inner keys (the newest installed and the one before it),
+ * each with its own inner ROC and replay window (index from the ORIGINAL
+ * SEQ). Both keys are tried, the one that opened the sender's latest
+ * packet first, because around a sender's key change (RFC 8870 §4.3.1)
+ * packets under the old and the new key arrive interleaved. Each layer's
+ * state moves only after that layer authenticated. */
 typedef struct perc_double_rx perc_double_rx;
 
 PERC_MUST_CHECK int perc_double_rx_new(const perc_srtp_session_keys *outer, size_t max_streams,
                                        perc_double_rx **out);
 void perc_double_rx_free(perc_double_rx *rx);
-/* Installs (or replaces) ssrc's inner keys, e.g. from its EKT field, and
- * the inner ROC to assume (resets the inner replay window). Errors:
+/* Installs ssrc's newest inner keys, e.g. from its EKT field, and the
+ * inner ROC to assume for them (with a fresh replay window). The keys
+ * installed before stay as the previous key, with their replay state, and
+ * the ones before those are dropped. Errors:
  * PERC_ERR_LIMIT, PERC_ERR_NOMEM, PERC_ERR_KEY_LENGTH, PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc,
                                              const perc_srtp_session_keys *inner, uint32_t roc);
@@ -223,5 +228,25 @@ PERC_MUST_CHECK int perc_double_rx_set_outer_roc(perc_double_rx *rx, uint32_t ss
  * those of perc_double_inspect. */
 PERC_MUST_CHECK int perc_double_rx_unprotect(perc_double_rx *rx, uint8_t *buf, size_t len,
                                              size_t *out_len, perc_double_info *info);
+
+/* Which layer a receiver failure comes from, and which key opened. */
+typedef enum perc_double_layer {
+    PERC_DOUBLE_LAYER_NONE = 0,     /* success, or refused before either layer */
+    PERC_DOUBLE_LAYER_OUTER = 1,    /* the hop-by-hop layer: wrong hop key, tampered, replayed hop index */
+    PERC_DOUBLE_LAYER_INNER = 2,    /* the end-to-end layer: changed by the MD, wrong key, replayed */
+} perc_double_layer;
+
+typedef struct perc_double_rx_result {
+    perc_double_layer failed_layer; /* on failure */
+    bool previous_key;              /* on success: the previous inner key opened it */
+} perc_double_rx_result;
+
+/* perc_double_rx_unprotect, also saying where a failure happened (an
+ * endpoint counts outer and inner authentication failures apart: only the
+ * second can be the Media Distributor's doing) and which key opened the
+ * packet. res may be NULL. Errors as perc_double_rx_unprotect. */
+PERC_MUST_CHECK int perc_double_rx_unprotect_ex(perc_double_rx *rx, uint8_t *buf, size_t len,
+                                                size_t *out_len, perc_double_info *info,
+                                                perc_double_rx_result *res);
 
 #endif

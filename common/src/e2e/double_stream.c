@@ -6,6 +6,9 @@
 #include "perc/double_endpoint.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "perc/secret.h"
 
 /* ---- sender ------------------------------------------------------------- */
 
@@ -136,10 +139,24 @@ typedef struct rx_outer {
     perc_srtp_rx_state st;
 } rx_outer;
 
+/* One inner key of a sender, with its own ROC and replay state: RFC 3711
+ * ties both to the crypto context, and a packet authenticates under exactly
+ * one key, so a replay cannot pass by switching key. */
+typedef struct rx_key {
+    perc_srtp_session *session;     /* NULL: slot empty */
+    perc_srtp_rx_state st;
+} rx_key;
+
+/* A sender's inner keys: the newest one installed and the one before it.
+ * RFC 8870 §4.3.1 has a sender announce its new key in Full fields while it
+ * keeps encrypting with the old one for a while, and packets sent on either
+ * side of its switch may arrive interleaved; both keys must open, which is
+ * what the RFC allows receivers to do (try both, keep what authenticates). */
 typedef struct rx_inner {
     uint32_t ssrc;
-    perc_srtp_session *session;
-    perc_srtp_rx_state st;
+    rx_key key[2];                  /* [cur_idx] newest, [!cur_idx] previous */
+    unsigned cur_idx;
+    unsigned last_ok;               /* slot that opened the latest packet: tried first */
 } rx_inner;
 
 struct perc_double_rx {
@@ -149,6 +166,10 @@ struct perc_double_rx {
     rx_inner *ins;
     size_t n_ins;
     size_t max;
+    /* A copy of the inner ciphertext and tag: a failed open zeroes the
+     * data, and the other key needs the original bytes. */
+    uint8_t *scratch;
+    size_t scratch_cap;
 };
 
 int perc_double_rx_new(const perc_srtp_session_keys *outer, size_t max_streams,
@@ -182,10 +203,15 @@ void perc_double_rx_free(perc_double_rx *rx)
     if (!rx)
         return;
     perc_srtp_session_free(rx->outer);
-    for (size_t i = 0; i < rx->n_ins; i++)
-        perc_srtp_session_free(rx->ins[i].session);
+    for (size_t i = 0; i < rx->n_ins; i++) {
+        perc_srtp_session_free(rx->ins[i].key[0].session);
+        perc_srtp_session_free(rx->ins[i].key[1].session);
+    }
     free(rx->ins);
     free(rx->outs);
+    if (rx->scratch)
+        perc_wipe(rx->scratch, rx->scratch_cap);
+    free(rx->scratch);
     free(rx);
 }
 
@@ -221,13 +247,18 @@ int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc, const perc_srtp_
         return rc;
     if (!e) {
         e = &rx->ins[rx->n_ins++];
+        memset(e, 0, sizeof *e);
         e->ssrc = ssrc;
     } else {
-        perc_srtp_session_free(e->session);
+        /* The newest key becomes the previous one, with its replay state;
+         * the one before it is dropped. */
+        e->cur_idx ^= 1u;
+        perc_srtp_session_free(e->key[e->cur_idx].session);
     }
-    e->session = s;
-    perc_srtp_rx_init(&e->st);
-    perc_srtp_rx_set_roc(&e->st, roc);
+    rx_key *k = &e->key[e->cur_idx];
+    k->session = s;
+    perc_srtp_rx_init(&k->st);
+    perc_srtp_rx_set_roc(&k->st, roc);
     return PERC_OK;
 }
 
@@ -247,9 +278,77 @@ int perc_double_rx_set_outer_roc(perc_double_rx *rx, uint32_t ssrc, uint32_t roc
     return PERC_OK;
 }
 
-int perc_double_rx_unprotect(perc_double_rx *rx, uint8_t *buf, size_t len, size_t *out_len,
-                             perc_double_info *info)
+static int ensure_scratch(perc_double_rx *rx, size_t n)
 {
+    if (rx->scratch_cap >= n)
+        return PERC_OK;
+    uint8_t *p = malloc(n);
+    if (!p)
+        return PERC_ERR_NOMEM;
+    if (rx->scratch)
+        perc_wipe(rx->scratch, rx->scratch_cap);
+    free(rx->scratch);
+    rx->scratch = p;
+    rx->scratch_cap = n;
+    return PERC_OK;
+}
+
+/* The inner layer (§5.3 steps 3-5) of the outer plaintext buf[0..n): index
+ * from the ORIGINAL SEQ, which the MD may have renumbered on the wire. Each
+ * held key is tried, the one that opened the latest packet first; each has
+ * its own replay window. When no key opens it, a replay verdict of any key
+ * wins over PERC_ERR_AUTH: RFC 3711 §3.3.2 checks replay before the tag. */
+static int open_inner(perc_double_rx *rx, rx_inner *in, uint16_t orig_seq, uint8_t *buf,
+                      size_t n, size_t *out_len, perc_double_rx_result *res)
+{
+    unsigned order[2] = {in->last_ok, in->last_ok ^ 1u};
+    bool two = in->key[0].session && in->key[1].session;
+    size_t body = 0;
+    perc_rtp_header hdr;
+    int rc = perc_rtp_parse_header(buf, n, &hdr);
+    if (rc)
+        return rc;
+    body = n - hdr.header_len;
+    if (two) {
+        if ((rc = ensure_scratch(rx, body)))
+            return rc;
+        memcpy(rx->scratch, buf + hdr.header_len, body);
+    }
+    int verdict = PERC_ERR_AUTH;
+    for (unsigned t = 0; t < 2; t++) {
+        unsigned slot = order[t];
+        rx_key *k = &in->key[slot];
+        if (!k->session)
+            continue;
+        uint64_t idx = perc_srtp_rx_estimate(&k->st, orig_seq);
+        rc = perc_srtp_rx_check(&k->st, idx);
+        if (rc) {
+            verdict = rc;
+            continue;
+        }
+        if (t > 0 && two)
+            memcpy(buf + hdr.header_len, rx->scratch, body);
+        rc = perc_double_inner_open(k->session, perc_srtp_index_roc(idx), buf, n, out_len);
+        if (rc == PERC_OK) {
+            perc_srtp_rx_commit(&k->st, idx);
+            in->last_ok = slot;
+            if (res)
+                res->previous_key = slot != in->cur_idx;
+            return PERC_OK;
+        }
+        if (rc != PERC_ERR_AUTH)
+            return rc;
+    }
+    return verdict;
+}
+
+int perc_double_rx_unprotect_ex(perc_double_rx *rx, uint8_t *buf, size_t len, size_t *out_len,
+                                perc_double_info *info, perc_double_rx_result *res)
+{
+    if (res) {
+        res->failed_layer = PERC_DOUBLE_LAYER_NONE;
+        res->previous_key = false;
+    }
     if (!rx || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
     perc_rtp_header hdr;
@@ -272,6 +371,8 @@ int perc_double_rx_unprotect(perc_double_rx *rx, uint8_t *buf, size_t len, size_
     perc_srtp_rx_state *ost = oe ? &oe->st : &fresh;
     if (!oe && rx->n_outs == rx->max)
         return PERC_ERR_LIMIT;
+    if (res)
+        res->failed_layer = PERC_DOUBLE_LAYER_OUTER;
     uint64_t oidx = perc_srtp_rx_estimate(ost, hdr.seq);
     if ((rc = perc_srtp_rx_check(ost, oidx)))
         return rc;
@@ -285,18 +386,22 @@ int perc_double_rx_unprotect(perc_double_rx *rx, uint8_t *buf, size_t len, size_
         oe->st = fresh;
     }
 
-    /* Inner layer: index from the ORIGINAL SEQ, which the MD may have
-     * renumbered on the wire (§5.3 step 5). */
+    if (res)
+        res->failed_layer = PERC_DOUBLE_LAYER_INNER;
     perc_double_info di;
     if ((rc = perc_double_inspect(buf, n, &di)))
         return rc;
-    uint64_t iidx = perc_srtp_rx_estimate(&in->st, di.orig_seq);
-    if ((rc = perc_srtp_rx_check(&in->st, iidx)))
+    if ((rc = open_inner(rx, in, di.orig_seq, buf, n, out_len, res)))
         return rc;
-    if ((rc = perc_double_inner_open(in->session, perc_srtp_index_roc(iidx), buf, n, out_len)))
-        return rc;
-    perc_srtp_rx_commit(&in->st, iidx);
+    if (res)
+        res->failed_layer = PERC_DOUBLE_LAYER_NONE;
     if (info)
         *info = di;
     return PERC_OK;
+}
+
+int perc_double_rx_unprotect(perc_double_rx *rx, uint8_t *buf, size_t len, size_t *out_len,
+                             perc_double_info *info)
+{
+    return perc_double_rx_unprotect_ex(rx, buf, len, out_len, info, NULL);
 }
