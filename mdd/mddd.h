@@ -1,0 +1,169 @@
+/* perc-mdd: the Media Distributor daemon around libperc's sans-I/O MD cores
+ * (perc/mdd.h forwarding, perc/tunnel_md.h the RFC 9185 tunnel).
+ *
+ *   main.c            options, identities, the GLib loop, signals, wiring
+ *   endpoints.c       one ICE-lite stream per endpoint; RFC 7983 demux of
+ *                     what arrives: DTLS to the tunnel, SRTP/SRTCP to the
+ *                     forwarding core; the core's output to the streams
+ *   tunnel_client.c   the TLS client to the KMF carrying the tunnel
+ *   signaling_link.c  the WebSocket client to perc-signaling (role "mdd")
+ *   metrics.c         counters: HTTP /metrics and /stats.json, SIGUSR1
+ *
+ * Everything runs on one GLib main loop; after every call into a core the
+ * daemon drains what it produced (mddd_after()).
+ *
+ * This program links perc_hop and perc_daemon only, never perc_e2e: it
+ * cannot contain code that handles EKTKeys or end-to-end keys
+ * (tests/invariants/mdd_binary_has_no_e2e.sh checks the binary). */
+#ifndef PERC_MDDD_H
+#define PERC_MDDD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "perc/mdd.h"
+#include "perc/sdp.h"
+#include "perc/tls.h"
+#include "perc/tunnel_md.h"
+#include "perc_daemon/clock.h"
+#include "perc_daemon/ice.h"
+#include "perc_daemon/log.h"
+#include "perc_daemon/tls_stream.h"
+#include "perc_daemon/ws.h"
+
+typedef struct mdd_siglink mdd_siglink;
+typedef struct mddd mddd;
+
+/* Counters of what happened outside the forwarding core (the core keeps
+ * its own per endpoint: perc_mdd_stats). */
+typedef struct mdd_counters {
+    uint64_t datagrams_in;
+    uint64_t dtls_in;           /* relayed into the tunnel */
+    uint64_t dtls_out;          /* from the tunnel to endpoints */
+    uint64_t drop_not_media;    /* neither DTLS nor RTP/RTCP (RFC 7983) */
+    uint64_t drop_no_tunnel;    /* DTLS while the tunnel is down */
+    uint64_t drop_send;         /* the ICE stream could not send */
+    uint64_t tunnel_dropped;    /* tunnel messages dropped (unknown association, ...) */
+    uint64_t tunnel_connects;   /* tunnel connections opened */
+    uint64_t keys_installed;    /* MediaKeys applied */
+    uint64_t endpoints_gone;    /* removed by liveness */
+} mdd_counters;
+
+typedef struct mdd_endpoint {
+    mddd *d;
+    uint64_t handle;            /* the cores' name for it */
+    char *conference;
+    char *participant;
+    char *offer_re;             /* endpoint-offer id still to answer; NULL once answered */
+    perc_ice_stream *ice;
+    bool keyed;                 /* MediaKeys installed */
+    uint64_t bytes_in, bytes_out;
+    /* Bit rates over the last metrics tick (bits per second). */
+    uint64_t rate_in_bps, rate_out_bps;
+    uint64_t last_bytes_in, last_bytes_out;
+} mdd_endpoint;
+
+struct mddd {
+    GMainLoop *loop;
+    perc_mdd *core;
+    perc_deadline_timer *timer;
+    /* endpoints */
+    perc_ice_agent *ice;
+    GHashTable *endpoints;      /* handle (uint64_t*) -> mdd_endpoint* (owned) */
+    GHashTable *by_participant; /* "conf\x1fparticipant" -> mdd_endpoint* */
+    uint64_t next_handle;
+    size_t capacity;
+    uint64_t liveness_ns;       /* the core's timeout, for log lines */
+    /* tunnel */
+    perc_tls_ctx *tls_ctx;
+    perc_tls_client *tls_cli;
+    perc_tls_stream *tunnel;    /* the open stream, else NULL */
+    perc_tunnel_md *tun;
+    /* signaling and metrics */
+    perc_ws_context *ws;
+    mdd_siglink *sig;
+    perc_ws_server *metrics;
+    guint metrics_tick;
+    mdd_counters n;
+    perc_log_limiter lim_garbage, lim_core, lim_tunnel, lim_send;
+};
+
+/* After every call into a core: send the forwarding core's output, handle
+ * its events, flush the tunnel, re-arm the timer. */
+void mddd_after(mddd *d);
+
+/* ---- endpoints.c ---- */
+
+/* Creates the endpoint tables. */
+void mdd_endpoints_init(mddd *d);
+
+/* Creates an endpoint for an endpoint-offer: an ICE-lite stream with the
+ * offer's credentials and candidates (its BUNDLE transport, the first
+ * section), and a slot in the forwarding core. `re` is the request id to
+ * answer once gathering is done. An existing endpoint for the same
+ * participant is removed first. Errors: a message for the error reply. */
+mdd_endpoint *mdd_endpoint_create(mddd *d, const char *conference, const char *participant,
+                                  const perc_sdp *offer, const char *re, GError **error);
+mdd_endpoint *mdd_endpoint_find(mddd *d, const char *conference, const char *participant);
+mdd_endpoint *mdd_endpoint_by_handle(mddd *d, uint64_t handle);
+/* Removes the endpoint: its association is ended towards the KMF
+ * (EndpointDisconnect, RFC 9185 §5.3) and its keys are wiped. The caller
+ * runs mddd_after() when done. */
+void mdd_endpoint_remove(mddd *d, mdd_endpoint *ep, const char *reason);
+/* Removes every endpoint (signaling lost, shutdown). */
+void mdd_endpoint_remove_all(mddd *d, const char *reason);
+/* Removes the handle from the forwarding core, wiping its keys; a handle
+ * the core already dropped (liveness) is fine. */
+void mdd_core_forget(mddd *d, uint64_t handle);
+/* Sends a datagram to the endpoint (from the tunnel or the core). */
+void mdd_endpoint_send(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len);
+
+/* ---- tunnel_client.c ---- */
+
+typedef struct mdd_tunnel_options {
+    perc_hostport kmf;
+} mdd_tunnel_options;
+
+gboolean mdd_tunnel_start(mddd *d, const mdd_tunnel_options *opts, GError **error);
+/* Writes what the tunnel core has queued to the open connection. */
+void mdd_tunnel_flush(mddd *d);
+/* A DTLS datagram from an endpoint into the tunnel. */
+void mdd_tunnel_dtls_in(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len);
+/* The endpoint is gone: EndpointDisconnect (queued or owed). */
+void mdd_tunnel_endpoint_gone(mddd *d, mdd_endpoint *ep);
+void mdd_tunnel_stop(mddd *d);
+
+/* ---- signaling_link.c ---- */
+
+typedef struct mdd_siglink_options {
+    const char *url;
+    const char *token;          /* a secret: never logged */
+    const char *name;
+    const char *ca_file;
+    uint32_t capacity;
+} mdd_siglink_options;
+
+mdd_siglink *mdd_siglink_new(mddd *d, const mdd_siglink_options *opts, GError **error);
+/* Answers the endpoint's pending endpoint-offer with our ICE transport. */
+void mdd_siglink_answer(mdd_siglink *l, mdd_endpoint *ep);
+/* Fails the endpoint's pending endpoint-offer. */
+void mdd_siglink_fail(mdd_siglink *l, mdd_endpoint *ep, const char *reason);
+/* endpoint-gone: liveness or ICE failure (docs/signaling.md §6.5). */
+void mdd_siglink_endpoint_gone(mdd_siglink *l, const char *conference, const char *participant,
+                               const char *reason);
+void mdd_siglink_free(mdd_siglink *l);
+
+/* ---- metrics.c ---- */
+
+gboolean mdd_metrics_start(mddd *d, const perc_hostport *listen, GError **error);
+/* The counters as Prometheus text / JSON (g_free). */
+char *mdd_metrics_prometheus(mddd *d);
+char *mdd_metrics_json(mddd *d);
+/* One summary line per endpoint at info level (SIGUSR1). */
+void mdd_metrics_log(mddd *d);
+void mdd_metrics_stop(mddd *d);
+
+#endif
