@@ -23,6 +23,7 @@
 
 typedef struct perc_aead {
     EVP_CIPHER_CTX *ctx;
+    int dir;                /* 1 sealing, 0 opening: what ctx was last initialised for */
 } perc_aead;
 
 /* Sets the key. Errors: PERC_ERR_KEY_LENGTH (key_len does not match the
@@ -51,5 +52,19 @@ PERC_MUST_CHECK int perc_aead_open(perc_aead *a, const uint8_t iv[PERC_SRTP_IV_L
                                    const uint8_t *aad2, size_t aad2_len,
                                    uint8_t *data, size_t data_len,
                                    const uint8_t tag[PERC_SRTP_TAG_LEN]);
+
+/* The same, out of place: in[0..data_len) is read, out[0..data_len)
+ * written (they may be equal, not otherwise overlap). A relay sealing one
+ * plaintext for many receivers writes each copy while encrypting it
+ * instead of copying first and encrypting in place. open_to zeroes out on
+ * PERC_ERR_AUTH. */
+PERC_MUST_CHECK int perc_aead_seal_to(perc_aead *a, const uint8_t iv[PERC_SRTP_IV_LEN],
+                                      const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                                      uint8_t *out, size_t data_len,
+                                      uint8_t tag[PERC_SRTP_TAG_LEN]);
+PERC_MUST_CHECK int perc_aead_open_to(perc_aead *a, const uint8_t iv[PERC_SRTP_IV_LEN],
+                                      const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                                      uint8_t *out, size_t data_len,
+                                      const uint8_t tag[PERC_SRTP_TAG_LEN]);
 
 #endif

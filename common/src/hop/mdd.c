@@ -12,6 +12,7 @@
 #include "perc/secret.h"
 #include "perc/srtp.h"
 #include "perc/srtp_stream.h"
+#include "srtp_session.h"
 
 #define MDD_BOUND_MAX 65536u
 /* Room for a packet plus the growth of one forward (outer tag, OHB). */
@@ -480,10 +481,13 @@ static int count_drop(mdd_endpoint *e, int rc)
     return rc;
 }
 
-/* Forwards the outer plaintext in m->work[0..len) to r. */
-static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r, uint32_t ssrc,
-                       uint16_t in_seq, size_t len, size_t ekt_len)
+/* Forwards the outer plaintext in m->work[0..len), whose header is lay,
+ * to r. */
+static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r,
+                       const perc_srtp_layout *lay, size_t len, size_t ekt_len)
 {
+    uint32_t ssrc = lay->ssrc;
+    uint16_t in_seq = lay->seq;
     mdd_slot *slot = queue_tail(m);
     mdd_tx_stream *t = tx_find(m, r, ssrc, true);
     if (!slot || !t || perc_srtp_session_same_key(src->rx, r->tx)) {
@@ -497,9 +501,13 @@ static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r, uint32_t
         t->offset = (uint16_t)(t->last_out + 1u - in_seq);
     t->paused = false;
     out_seq = (uint16_t)(in_seq + t->offset);
-    memcpy(slot->data, m->work, len);
     size_t n = len;
-    if (out_seq != in_seq) {
+    /* The usual case (a stream never paused keeps its SEQ) encrypts
+     * straight from the shared plaintext into the slot, one pass over the
+     * payload; a renumbered copy is rewritten first, then sealed in place. */
+    bool direct = out_seq == in_seq;
+    if (!direct) {
+        memcpy(slot->data, m->work, len);
         perc_relay_change chg = {.set_seq = true, .seq = out_seq};
         if (perc_double_rewrite(slot->data, len, sizeof slot->data, &chg, &n) != PERC_OK) {
             src->stats.drop_malformed++;
@@ -510,7 +518,10 @@ static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r, uint32_t
     if (!t->st.started || (int16_t)(out_seq - t->last_out) > 0)
         t->last_out = out_seq;
     uint32_t roc = perc_srtp_tx_roc(&t->st, out_seq);
-    if (perc_srtp_seal(r->tx, slot->data, n, sizeof slot->data, roc, &n) != PERC_OK ||
+    int rc = direct ? perc_srtp_seal_copy(r->tx, m->work, len, lay, roc, slot->data,
+                                          sizeof slot->data, &n)
+                    : perc_srtp_seal(r->tx, slot->data, n, sizeof slot->data, roc, &n);
+    if (rc != PERC_OK ||
         perc_ekt_field_append(slot->data, n, sizeof slot->data, m->ekt, ekt_len, &n) != PERC_OK) {
         src->stats.drop_limit++;
         return;
@@ -542,11 +553,12 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
         return count_drop(e, rc);
     size_t ekt_len = f.field.len;
     memcpy(m->ekt, f.field.ptr, ekt_len);
-    memcpy(m->work, pkt, f.srtp_len);
     size_t n = f.srtp_len;
 
+    /* The clear header is read from the input (views point there); the
+     * open below writes the outer plaintext to m->work as it decrypts. */
     perc_rtp_header h;
-    rc = perc_rtp_parse_header(m->work, n, &h);
+    rc = perc_rtp_parse_header(pkt, n, &h);
     if (rc != PERC_OK)
         return count_drop(e, rc);
     mdd_rx_stream *rs = rx_find(m, e, h.ssrc);
@@ -558,7 +570,9 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
     rc = perc_srtp_rx_check(st, index);
     if (rc != PERC_OK)
         return count_drop(e, rc);
-    rc = perc_srtp_open(e->rx, m->work, n, perc_srtp_index_roc(index), &n);
+    perc_srtp_layout lay = {.header_len = h.header_len, .ssrc = h.ssrc, .seq = h.seq};
+    rc = perc_srtp_open_copy(e->rx, pkt, n, &lay, perc_srtp_index_roc(index), m->work,
+                             sizeof m->work, &n);
     if (rc != PERC_OK)
         return count_drop(e, rc);
     /* A valid double packet (header, inner tag, OHB) before any state moves. */
@@ -605,7 +619,7 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
                 t->paused = true;
             continue;
         }
-        forward_to(m, e, r, h.ssrc, h.seq, n, ekt_len);
+        forward_to(m, e, r, &lay, n, ekt_len);
     }
     if (!forward)
         e->stats.not_selected++;

@@ -113,8 +113,34 @@ int perc_srtp_open_parts(perc_srtp_session *s, const uint8_t *aad, size_t aad_le
     return perc_aead_open(&s->rtp, iv, aad, aad_len, NULL, 0, data, data_len, tag);
 }
 
+int perc_srtp_layout_of(const uint8_t *buf, size_t len, perc_srtp_layout *out)
+{
+    /* The checks of perc_rtp_parse_header, in its order, so that every
+     * input gets the error it got before. */
+    if (len < 2)
+        return PERC_ERR_TRUNCATED;
+    if ((buf[0] >> 6) != 2)
+        return len < PERC_RTP_FIXED_HEADER_LEN ? PERC_ERR_TRUNCATED : PERC_ERR_BAD_VERSION;
+    size_t n = PERC_RTP_FIXED_HEADER_LEN + 4u * (size_t)(buf[0] & 0x0F);
+    if (len < n)
+        return PERC_ERR_TRUNCATED;
+    if (buf[0] & 0x10) {
+        if (len - n < 4)
+            return PERC_ERR_TRUNCATED;
+        size_t words = (size_t)perc_load_u16(buf + n + 2);
+        n += 4;
+        if (len - n < 4 * words)
+            return PERC_ERR_TRUNCATED;
+        n += 4 * words;
+    }
+    out->header_len = n;
+    out->seq = perc_load_u16(buf + 2);
+    out->ssrc = perc_load_u32(buf + 8);
+    return PERC_OK;
+}
+
 int perc_srtp_seal_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap,
-                       const perc_rtp_header *h, uint32_t roc, size_t *out_len)
+                       const perc_srtp_layout *h, uint32_t roc, size_t *out_len)
 {
     /* RFC 7714 §8.2: header (fixed part, CSRCs, extension) is the AAD,
      * everything after it (padding included) the plaintext, then the tag. */
@@ -129,7 +155,7 @@ int perc_srtp_seal_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, size_t ca
     return PERC_OK;
 }
 
-int perc_srtp_open_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, const perc_rtp_header *h,
+int perc_srtp_open_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, const perc_srtp_layout *h,
                        uint32_t roc, size_t *out_len)
 {
     size_t hl = h->header_len;
@@ -144,13 +170,51 @@ int perc_srtp_open_hdr(perc_srtp_session *s, uint8_t *buf, size_t len, const per
     return PERC_OK;
 }
 
+int perc_srtp_seal_copy(perc_srtp_session *s, const uint8_t *in, size_t len,
+                        const perc_srtp_layout *h, uint32_t roc, uint8_t *out, size_t cap,
+                        size_t *out_len)
+{
+    if (cap < len || cap - len < PERC_SRTP_TAG_LEN)
+        return PERC_ERR_NOSPACE;
+    size_t hl = h->header_len;
+    memcpy(out, in, hl);
+    uint8_t iv[PERC_SRTP_IV_LEN];
+    perc_srtp_make_iv(s->srtp_salt, h->ssrc, roc, h->seq, iv);
+    int rc = perc_aead_seal_to(&s->rtp, iv, out, hl, in + hl, out + hl, len - hl, out + len);
+    if (rc)
+        return rc;
+    *out_len = len + PERC_SRTP_TAG_LEN;
+    return PERC_OK;
+}
+
+int perc_srtp_open_copy(perc_srtp_session *s, const uint8_t *in, size_t len,
+                        const perc_srtp_layout *h, uint32_t roc, uint8_t *out, size_t cap,
+                        size_t *out_len)
+{
+    size_t hl = h->header_len;
+    if (len - hl < PERC_SRTP_TAG_LEN)
+        return PERC_ERR_TRUNCATED;
+    size_t data_len = len - hl - PERC_SRTP_TAG_LEN;
+    if (cap < hl + data_len)
+        return PERC_ERR_NOSPACE;
+    memcpy(out, in, hl);
+    uint8_t iv[PERC_SRTP_IV_LEN];
+    perc_srtp_make_iv(s->srtp_salt, h->ssrc, roc, h->seq, iv);
+    int rc = perc_aead_open_to(&s->rtp, iv, out, hl, in + hl, out + hl, data_len,
+                               in + hl + data_len);
+    if (rc)
+        return rc;
+    *out_len = hl + data_len;
+    return PERC_OK;
+}
+
 int perc_srtp_seal(perc_srtp_session *s, uint8_t *buf, size_t len, size_t cap, uint32_t roc,
                    size_t *out_len)
 {
     if (!s || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header h;
-    int rc = perc_rtp_parse_header(buf, len, &h);
+    perc_srtp_layout h;
+    int rc = perc_srtp_layout_of(buf, len, &h);
     if (rc)
         return rc;
     return perc_srtp_seal_hdr(s, buf, len, cap, &h, roc, out_len);
@@ -160,8 +224,8 @@ int perc_srtp_open(perc_srtp_session *s, uint8_t *buf, size_t len, uint32_t roc,
 {
     if (!s || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header h;
-    int rc = perc_rtp_parse_header(buf, len, &h);
+    perc_srtp_layout h;
+    int rc = perc_srtp_layout_of(buf, len, &h);
     if (rc)
         return rc;
     return perc_srtp_open_hdr(s, buf, len, &h, roc, out_len);

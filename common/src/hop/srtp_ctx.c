@@ -205,8 +205,8 @@ int perc_srtp_protect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t cap, 
 {
     if (!ctx || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header h;
-    int rc = perc_rtp_parse_header(buf, len, &h);
+    perc_srtp_layout h;
+    int rc = perc_srtp_layout_of(buf, len, &h);
     if (rc)
         return rc;
     if (cap < len || cap - len < PERC_SRTP_TAG_LEN)
@@ -229,8 +229,8 @@ int perc_srtp_unprotect(perc_srtp_ctx *ctx, uint8_t *buf, size_t len, size_t *ou
 {
     if (!ctx || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header h;
-    int rc = perc_rtp_parse_header(buf, len, &h);
+    perc_srtp_layout h;
+    int rc = perc_srtp_layout_of(buf, len, &h);
     if (rc)
         return rc;
     stream *st = find(ctx, h.ssrc);
