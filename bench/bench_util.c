@@ -465,6 +465,54 @@ static void print_tables(const bench *b, const char *benchmark)
     }
 }
 
+/* Beside FILE.json: FILE.cases.tsv and FILE.ratios.tsv, one line per case
+ * or ratio with the medians, for gnuplot and for bench/run.sh's summary
+ * table (so neither needs a JSON parser). */
+static FILE *open_beside(const char *json, const char *suffix)
+{
+    char path[1024];
+    size_t n = strlen(json);
+    if (n >= 5 && !strcmp(json + n - 5, ".json"))
+        n -= 5;
+    if (n + strlen(suffix) + 1 > sizeof path)
+        return NULL;
+    memcpy(path, json, n);
+    strcpy(path + n, suffix);
+    return fopen(path, "w");
+}
+
+static int write_tsv(const bench *b, const char *benchmark)
+{
+    FILE *c = open_beside(b->o.out, ".cases.tsv");
+    FILE *r = open_beside(b->o.out, ".ratios.tsv");
+    if (!c || !r) {
+        fprintf(stderr, "%s: cannot write the .tsv files beside %s\n", b->o.prog, b->o.out);
+        if (c)
+            fclose(c);
+        if (r)
+            fclose(r);
+        return 1;
+    }
+    fprintf(c, "# benchmark\tcase\tns_median\tns_min\tns_max\tbytes\n");
+    for (size_t i = 0; i < b->n_cases; i++) {
+        stat3 s = stats(b->cases[i].ns, b->o.runs);
+        fprintf(c, "%s\t%s\t%.3f\t%.3f\t%.3f\t%zu\n", benchmark, b->cases[i].name, s.median,
+                s.min, s.max, b->cases[i].bytes);
+    }
+    fprintf(r, "# benchmark\tratio\tmedian\tmin\tmax\ttarget\tmet\n");
+    for (size_t i = 0; i < b->n_ratios; i++) {
+        const bench_ratio *q = &b->ratios[i];
+        stat3 s = stats(q->v, b->o.runs);
+        fprintf(r, "%s\t%s\t%.4f\t%.4f\t%.4f\t%.2f\t%s\n", benchmark, q->name, s.median,
+                s.min, s.max, q->target,
+                q->target > 0 ? (s.median >= q->target ? "met" : "NOT_met") : "-");
+    }
+    int bad = ferror(c) || ferror(r);
+    bad |= fclose(c) != 0;
+    bad |= fclose(r) != 0;
+    return bad ? 1 : 0;
+}
+
 static int write_json(const bench *b, const char *benchmark,
                       void (*extra)(bench_json *j, void *user), void *user)
 {
@@ -537,7 +585,7 @@ static int write_json(const bench *b, const char *benchmark,
         return 1;
     }
     printf("\nresults: %s\n", b->o.out);
-    return 0;
+    return write_tsv(b, benchmark);
 }
 
 int bench_main(bench *b, const char *benchmark, void (*extra)(bench_json *j, void *user),

@@ -11,6 +11,9 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev
 # that our injected EKTKey record decrypts with a good tag on the wire),
 # chromium (renders perc-signaling's status page headless).
 PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium"
+# Packages bench/run.sh needs on top of the build: valgrind (callgrind
+# instruction counts of the hot paths) and gnuplot without X (PNG plots).
+PERC_BENCH_PACKAGES="valgrind gnuplot-nox"
 
 perc_missing_packages() {
     local missing=""
