@@ -245,9 +245,9 @@ static void test_wrong_kmf_fingerprint(void **state)
     assert_int_equal(perc_kmf_announce(s.kmf, PS_CONF, e->identity, e->fp,
                                        (const uint8_t *)e->tls_id, strlen(e->tls_id), s.now, &e->ans),
                      PERC_OK);
+    /* The answer's fingerprint, altered: the participant expects another
+     * certificate than the KMF presents. */
     e->ans.fingerprint[0] ^= 1;
-    /* psim_join_cfg announces again (refresh) and takes the answer: flip
-     * the expected fingerprint after it by building the participant here. */
     c.dtls_ctx = e->ctx;
     assert_int_equal(perc_participant_config_set_tls_ids(&c, (const uint8_t *)e->tls_id,
                                                          strlen(e->tls_id),

@@ -149,7 +149,7 @@ static inline bool psim_lost(psim *s, const psim_ep *e)
     return e->loss_pct && tu_rng_below(&s->rng, 100) < e->loss_pct;
 }
 
-/* Adds a participant (not started). cfg_fn may adjust its configuration. */
+/* Adds a participant: identity, certificate, tls-id, SSRC; not joined yet. */
 static inline int psim_add(psim *s, const char *identity)
 {
     assert_true(s->n_ep < PS_MAX);
