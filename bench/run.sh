@@ -88,13 +88,15 @@ fi
     echo "  \"machine\": \"$machine\","
     echo "  \"smoke\": $([ $smoke = 1 ] && echo true || echo false),"
     echo "  \"benchmarks\": {"
+    parts=()
     for n in "${names[@]}"; do
-        echo "    \"$n\": $(cat "$out/$n.json"),"
+        parts+=("$n")
     done
-    if [ -f "$out/callgrind.json" ] && [ $callgrind = 1 ]; then
-        echo "    \"callgrind\": $(cat "$out/callgrind.json"),"
-    fi
-    echo "    \"_end\": null"
+    [ $callgrind = 1 ] && [ -f "$out/callgrind.json" ] && parts+=(callgrind)
+    for i in "${!parts[@]}"; do
+        sep=$([ "$i" -lt $((${#parts[@]} - 1)) ] && echo "," || echo "")
+        echo "    \"${parts[$i]}\": $(cat "$out/${parts[$i]}.json")$sep"
+    done
     echo "  }"
     echo "}"
 } >"$out/summary.json"
