@@ -99,9 +99,8 @@ static void on_offer(mdd_siglink *l, const perc_sig_msg *m)
         g_error_free(e);
         return;
     }
-    /* Host candidates are usually gathered at once; if so, answer now. */
-    if (perc_ice_stream_state(ep->ice) != PERC_ICE_GATHERING)
-        mdd_siglink_answer(l, ep);
+    /* endpoints.c answers when the stream's `gathered` callback comes. */
+    (void)ep;
 }
 
 static void on_candidate(mdd_siglink *l, const perc_sig_msg *m)

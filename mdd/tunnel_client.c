@@ -93,7 +93,11 @@ static void on_event(void *user, const perc_tunnel_md_event *ev)
         break;
     case PERC_TUNNEL_MD_DROPPED:
         d->n.tunnel_dropped++;
-        perc_log_limited(&d->lim_tunnel, PERC_LOG_WARN,
+        /* An unknown association is the normal race of both sides ending
+         * one at once (a leave seen by us and by the KMF); the rest is a
+         * KMF that does something we do not expect. */
+        perc_log_limited(&d->lim_tunnel,
+                         ev->error == PERC_ERR_NOT_FOUND ? PERC_LOG_INFO : PERC_LOG_WARN,
                          "tunnel: dropped a message of type %u from the KMF: %s", ev->msg_type,
                          perc_strerror(ev->error));
         break;

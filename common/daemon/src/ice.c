@@ -26,6 +26,8 @@ struct perc_ice_stream {
     perc_ice_state state;
     unsigned in_callback;       /* depth: a free from inside is deferred */
     bool dead;
+    bool creating;              /* inside perc_ice_stream_new */
+    GSource *gathered_idle;     /* delivers a gathering that finished during creation */
 };
 
 const char *perc_ice_state_name(perc_ice_state s)
@@ -45,6 +47,10 @@ const char *perc_ice_state_name(perc_ice_state s)
 static void stream_destroy(perc_ice_stream *s)
 {
     perc_ice_agent *a = s->agent;
+    if (s->gathered_idle) {
+        g_source_destroy(s->gathered_idle);
+        g_source_unref(s->gathered_idle);
+    }
     g_hash_table_remove(a->streams, GUINT_TO_POINTER(s->id));
     /* Detach first so no receive callback can reach freed memory. */
     nice_agent_attach_recv(a->nice, s->id, COMPONENT, a->ctx, NULL, NULL);
@@ -81,6 +87,8 @@ static perc_ice_stream *lookup(perc_ice_agent *a, guint stream_id)
 
 /* ---- libnice signals -------------------------------------------------------- */
 
+static gboolean deliver_gathered(gpointer user);
+
 static void on_gathering_done(NiceAgent *nice, guint stream_id, gpointer user)
 {
     (void)nice;
@@ -89,11 +97,33 @@ static void on_gathering_done(NiceAgent *nice, guint stream_id, gpointer user)
         return;
     if (s->state == PERC_ICE_GATHERING)
         s->state = PERC_ICE_CHECKING;
+    if (s->creating) {
+        /* libnice finishes host-only gathering inside
+         * nice_agent_gather_candidates: the caller does not have the stream
+         * yet, so tell it from the loop (as the header promises). */
+        s->gathered_idle = g_idle_source_new();
+        g_source_set_callback(s->gathered_idle, deliver_gathered, s, NULL);
+        g_source_attach(s->gathered_idle, s->agent->ctx);
+        return;
+    }
     if (s->cbs.gathered) {
         enter(s);
         s->cbs.gathered(s->user, s);
         leave(s);
     }
+}
+
+static gboolean deliver_gathered(gpointer user)
+{
+    perc_ice_stream *s = user;
+    g_source_unref(s->gathered_idle);
+    s->gathered_idle = NULL;
+    if (!s->dead && s->cbs.gathered) {
+        enter(s);
+        s->cbs.gathered(s->user, s);
+        leave(s);
+    }
+    return G_SOURCE_REMOVE;
 }
 
 static perc_ice_state map_state(guint nice_state, perc_ice_state old)
@@ -196,6 +226,10 @@ void perc_ice_agent_free(perc_ice_agent *a)
         g_hash_table_iter_init(&it, a->streams);
         while (g_hash_table_iter_next(&it, &k, &v)) {
             perc_ice_stream *s = v;
+            if (s->gathered_idle) {
+                g_source_destroy(s->gathered_idle);
+                g_source_unref(s->gathered_idle);
+            }
             nice_agent_attach_recv(a->nice, s->id, COMPONENT, a->ctx, NULL, NULL);
             nice_agent_remove_stream(a->nice, s->id);
             g_hash_table_iter_remove(&it);
@@ -229,7 +263,10 @@ perc_ice_stream *perc_ice_stream_new(perc_ice_agent *a, const perc_ice_callbacks
     if (a->port_min || a->port_max)
         nice_agent_set_port_range(a->nice, id, COMPONENT, a->port_min, a->port_max);
     nice_agent_attach_recv(a->nice, id, COMPONENT, a->ctx, on_recv, s);
-    if (!nice_agent_gather_candidates(a->nice, id)) {
+    s->creating = true;
+    gboolean gathering = nice_agent_gather_candidates(a->nice, id);
+    s->creating = false;
+    if (!gathering) {
         g_set_error(error, PERC_DAEMON_ERROR, PERC_DAEMON_ERROR_STATE,
                     "ICE: no host candidate could be gathered (address not local, or no free "
                     "port in the range)");

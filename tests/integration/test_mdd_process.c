@@ -1,0 +1,895 @@
+/* perc-mdd as a process, in a real stack: perc-signaling, perc-kmf and
+ * perc-mdd run as processes on 127.0.0.1 (argv[1..3] are the binaries);
+ * this test plays two endpoints, alice and bob, on one GLib loop, with the
+ * project's own pieces: the signaling client (perc_daemon/sigclient.h),
+ * full ICE (perc_daemon/ice.h, controlling, to the MDD's ICE-lite), the DTLS
+ * adapter (perc/dtls.h) through the MDD's tunnel to the KMF, and the double
+ * transform (perc/double_endpoint.h).
+ *
+ * What it checks of the MDD:
+ *   - endpoint-offer is answered with ICE-lite credentials and candidates
+ *     (they reach the endpoint inside signaling's answer), ICE completes;
+ *   - the endpoint's DTLS reaches the KMF through the tunnel and back: the
+ *     endpoint gets an EKTKey, the MDD gets MediaKeys (stats.json: keyed);
+ *   - alice's double-encrypted packets reach bob re-encrypted with bob's
+ *     hop key and an SEQ of the MDD's own, and open end to end;
+ *   - garbage, a tampered packet, a truncated one and a replay are dropped
+ *     and counted by reason (/metrics), and never reach bob;
+ *   - leave: endpoint-leave removes bob; nothing more is sent to him;
+ *   - liveness: alice falls silent, the MDD reports her gone, signaling
+ *     ends her participation (`ended`, "gone: no media ...");
+ *   - no key material in the MDD's log; SIGTERM exits 0.
+ * A second test runs the binary's --help and bad command lines. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <gio/gio.h>
+#include <openssl/rand.h>
+
+#include "daemon_test_util.h"
+#include "perc/demux.h"
+#include "perc/double_endpoint.h"
+#include "perc/dtls.h"
+#include "perc/ekt.h"
+#include "perc/secret.h"
+#include "perc/signaling.h"
+#include "perc_daemon/clock.h"
+#include "perc_daemon/ice.h"
+#include "perc_daemon/log.h"
+#include "perc_daemon/sigclient.h"
+#include "perc_daemon/ws.h"
+
+#define TOKEN "daemon-secret-456"
+#define CONF "conf1"
+#define WAIT_MS 20000
+#define N_SEND 50
+
+static const char *g_sig_bin, *g_kmf_bin, *g_mdd_bin;
+static pid_t g_pids[3] = {-1, -1, -1};
+
+static void kill_all(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (g_pids[i] > 0) {
+            kill(g_pids[i], SIGKILL);
+            waitpid(g_pids[i], NULL, 0);
+            g_pids[i] = -1;
+        }
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    for (int i = 0; i < 3; i++)
+        if (g_pids[i] > 0)
+            kill(g_pids[i], SIGKILL);
+    static const char msg[] = "test_mdd_process: global timeout\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+/* ---- an endpoint ------------------------------------------------------------ */
+
+typedef struct ep {
+    const char *name;
+    uint32_t ssrc;
+    X509 *cert;
+    EVP_PKEY *key;
+    perc_dtls_ctx *dctx;
+    perc_dtls *dtls;
+    char tls_id[40];
+    perc_ice_agent *agent;
+    perc_ice_stream *ice;
+    int gathered, ice_ready;
+    perc_sigclient *sig;
+    int welcomed, answered, ended, errors;
+    char ended_reason[300];
+    char participant[80];
+    /* DTLS results */
+    int connected, n_ekt, dtls_closed;
+    perc_double_keying keying;
+    /* media */
+    perc_double_tx *tx;
+    perc_double_rx *rx;
+    int rx_ok, rx_bad, rx_other;
+    uint16_t last_seq;
+    uint8_t last_payload[64];
+    size_t last_payload_len;
+} ep;
+
+typedef struct world {
+    GMainContext *ctx;
+    GMainLoop *loop;
+    perc_ws_context *ws;
+    uint16_t sig_port, kmf_port, metrics_port;
+    char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key;
+    char *log[3];
+    ep alice, bob;
+    uint8_t alice_inner_key[16], alice_inner_salt[12];
+    guint pump_src;
+} world;
+
+static world W;
+static uint8_t g_buf[4096];
+
+static char *read_log(int i)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(W.log[i], &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+static void dump_logs(void)
+{
+    static const char *names[3] = {"perc-signaling", "perc-kmf", "perc-mdd"};
+    for (int i = 0; i < 3; i++) {
+        char *text = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(W.log[i], &text, &len, NULL))
+            continue;
+        fprintf(stderr, "---- %s log (%zu bytes) ----\n", names[i], (size_t)len);
+        fwrite(text, 1, len, stderr);
+        fprintf(stderr, "---- end ----\n");
+        g_free(text);
+    }
+}
+
+#define WAIT(pred, what)                                                                        \
+    do {                                                                                        \
+        if (!dt_wait(W.ctx, pred, NULL, WAIT_MS)) {                                             \
+            dump_logs();                                                                        \
+            fail_msg("timed out waiting for %s", what);                                         \
+        }                                                                                       \
+    } while (0)
+
+/* DTLS output of an endpoint goes out on its ICE stream. */
+static void ep_flush_dtls(ep *e)
+{
+    if (!e->dtls)
+        return;
+    for (;;) {
+        size_t len = 0;
+        if (perc_dtls_pull(e->dtls, g_buf, sizeof g_buf, &len) != PERC_OK || len == 0)
+            return;
+        (void)perc_ice_stream_send(e->ice, g_buf, len); /* lost before ICE: DTLS retransmits */
+    }
+}
+
+static void dtls_connected(void *u, perc_dtls *d, uint16_t profile, uint8_t cipher)
+{
+    (void)profile;
+    (void)cipher;
+    ep *e = u;
+    assert_int_equal(perc_dtls_get_keying(d, &e->keying), PERC_OK);
+    e->connected++;
+}
+
+static int dtls_ekt(void *u, perc_dtls *d, const perc_ekt_key_msg *msg)
+{
+    (void)d;
+    (void)msg;
+    ((ep *)u)->n_ekt++;
+    return 0;
+}
+
+static void dtls_closed(void *u, perc_dtls *d, const perc_dtls_close_info *ci)
+{
+    (void)d;
+    (void)ci;
+    ((ep *)u)->dtls_closed++;
+}
+
+/* What the MDD forwards to an endpoint: DTLS from the KMF, or SRTP. */
+static void ice_recv(void *user, perc_ice_stream *s, const uint8_t *data, size_t len)
+{
+    (void)s;
+    ep *e = user;
+    perc_demux_class c = perc_demux_classify(data, len);
+    if (c == PERC_DEMUX_DTLS) {
+        if (e->dtls) {
+            int rc = perc_dtls_recv(e->dtls, data, len, perc_clock_now_ns());
+            (void)rc; /* a failure shows in the closed callback */
+        }
+        ep_flush_dtls(e);
+        return;
+    }
+    if (c != PERC_DEMUX_RTP || !e->rx) {
+        e->rx_other++;
+        return;
+    }
+    /* Strip the EKT field (a Short one, 0x00, from our sender) and open
+     * both layers. */
+    if (len < 2 || len > sizeof g_buf || data[len - 1] != 0x00) {
+        e->rx_bad++;
+        return;
+    }
+    memcpy(g_buf, data, len - 1);
+    size_t out = 0;
+    perc_double_info info;
+    int rc = perc_double_rx_unprotect(e->rx, g_buf, len - 1, &out, &info);
+    if (rc != PERC_OK) {
+        e->rx_bad++;
+        return;
+    }
+    perc_rtp_packet p;
+    assert_int_equal(perc_rtp_parse(g_buf, out, &p), PERC_OK);
+    e->rx_ok++;
+    e->last_seq = info.orig_seq;
+    e->last_payload_len = p.payload.len < sizeof e->last_payload ? p.payload.len
+                                                                 : sizeof e->last_payload;
+    memcpy(e->last_payload, p.payload.ptr, e->last_payload_len);
+}
+
+static void ice_gathered(void *user, perc_ice_stream *s)
+{
+    (void)s;
+    ((ep *)user)->gathered++;
+}
+
+static void ice_state(void *user, perc_ice_stream *s, perc_ice_state st)
+{
+    (void)s;
+    if (st == PERC_ICE_READY || st == PERC_ICE_CONNECTED)
+        ((ep *)user)->ice_ready = 1;
+}
+
+static const perc_ice_callbacks ice_cbs = {ice_gathered, ice_state, ice_recv};
+
+/* The answer: the MDD's ICE transport, the KMF's fingerprint and tls-id. */
+static void on_answer(ep *e, const perc_sig_msg *m)
+{
+    const perc_sdp *a = m->sdp_model;
+    assert_non_null(a);
+    g_strlcpy(e->participant, m->participant, sizeof e->participant);
+    const char *ufrag, *pwd;
+    assert_int_equal(perc_sdp_effective_ice(a, 0, &ufrag, &pwd), PERC_OK);
+    GError *err = NULL;
+    assert_true(perc_ice_stream_set_remote_credentials(e->ice, ufrag, pwd, &err));
+    assert_true(a->media[0].candidate_count >= 1);
+    for (size_t i = 0; i < a->media[0].candidate_count; i++) {
+        char text[PERC_SDP_MAX_LINE];
+        assert_int_equal(perc_sdp_candidate_format(&a->media[0].candidates[i], text, sizeof text,
+                                                   NULL),
+                         PERC_OK);
+        assert_true(perc_ice_stream_add_remote_candidate(e->ice, text, &err));
+    }
+    perc_ice_stream_remote_gathering_done(e->ice);
+
+    const perc_sdp_fingerprint *fp;
+    const char *kmf_tls_id;
+    assert_int_equal(perc_sdp_effective_fingerprint(a, 0, &fp), PERC_OK);
+    assert_int_equal(perc_sdp_effective_tls_id(a, 0, &kmf_tls_id), PERC_OK);
+    perc_dtls_config cfg;
+    perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
+    assert_int_equal(perc_dtls_config_set_tls_id(&cfg, (const uint8_t *)e->tls_id,
+                                                 strlen(e->tls_id)),
+                     PERC_OK);
+    assert_int_equal(perc_dtls_config_expect_peer_tls_id(&cfg, (const uint8_t *)kmf_tls_id,
+                                                         strlen(kmf_tls_id)),
+                     PERC_OK);
+    perc_dtls_config_expect_peer_fingerprint(&cfg, fp->value);
+    perc_dtls_callbacks cbs;
+    memset(&cbs, 0, sizeof cbs);
+    cbs.user = e;
+    cbs.connected = dtls_connected;
+    cbs.ekt_key = dtls_ekt;
+    cbs.closed = dtls_closed;
+    assert_int_equal(perc_dtls_new(e->dctx, &cfg, &cbs, &e->dtls), PERC_OK);
+    assert_int_equal(perc_dtls_start(e->dtls, perc_clock_now_ns()), PERC_OK);
+    e->answered++;
+}
+
+static bool sig_message(void *user, perc_sigclient *c, const perc_sig_msg *m)
+{
+    (void)c;
+    ep *e = user;
+    switch (m->type) {
+    case PERC_SIG_ANSWER:
+        on_answer(e, m);
+        return true;
+    case PERC_SIG_ENDED:
+        e->ended++;
+        g_strlcpy(e->ended_reason, m->reason, sizeof e->ended_reason);
+        return true;
+    case PERC_SIG_ERROR:
+        e->errors++;
+        return true;
+    case PERC_SIG_JOINED:
+    case PERC_SIG_LEFT:
+    case PERC_SIG_OK:
+    case PERC_SIG_CANDIDATE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void sig_welcome(void *user, perc_sigclient *c, const char *session)
+{
+    (void)c;
+    (void)session;
+    ((ep *)user)->welcomed++;
+}
+
+static const perc_sigclient_callbacks sig_cbs = {sig_welcome, sig_message, NULL};
+
+static void ep_init(ep *e, const char *name, uint32_t ssrc)
+{
+    e->name = name;
+    e->ssrc = ssrc;
+    assert_int_equal(perc_dtls_identity_generate(name, &e->cert, &e->key), PERC_OK);
+    perc_dtls_ctx_config cc = {e->cert, e->key, NULL, NULL};
+    assert_int_equal(perc_dtls_ctx_new(&cc, &e->dctx), PERC_OK);
+    g_snprintf(e->tls_id, sizeof e->tls_id, "TlsIdOf%s-0123456789abcdef", name);
+    static const char *const lo[] = {"127.0.0.1"};
+    perc_ice_agent_options o = {.controlling = true, .addresses = lo, .n_addresses = 1};
+    GError *err = NULL;
+    e->agent = perc_ice_agent_new(W.ctx, &o, &err);
+    assert_non_null(e->agent);
+    e->ice = perc_ice_stream_new(e->agent, &ice_cbs, e, &err);
+    assert_non_null(e->ice);
+}
+
+/* Connects to signaling and joins with an offer of our ICE transport. */
+static void ep_join(ep *e)
+{
+    assert_true(dt_wait_count(W.ctx, &e->gathered, 1, 5000));
+    char url[64];
+    g_snprintf(url, sizeof url, "ws://127.0.0.1:%u/", W.sig_port);
+    perc_sig_msg hello;
+    perc_sig_msg_init(&hello);
+    hello.type = PERC_SIG_HELLO;
+    hello.role = PERC_SIG_ROLE_ENDPOINT;
+    hello.conference = CONF;
+    perc_sigclient_options so = {.url = url, .hello = &hello};
+    GError *err = NULL;
+    e->sig = perc_sigclient_new(W.ws, &so, &sig_cbs, e, &err);
+    assert_non_null(e->sig);
+    assert_true(dt_wait_count(W.ctx, &e->welcomed, 1, WAIT_MS));
+
+    char *ufrag, *pwd;
+    assert_true(perc_ice_stream_local_credentials(e->ice, &ufrag, &pwd));
+    uint8_t fp[PERC_DTLS_FINGERPRINT_LEN];
+    perc_dtls_ctx_fingerprint(e->dctx, fp);
+    char fp_text[PERC_DTLS_FINGERPRINT_TEXT_LEN];
+    assert_int_equal(perc_dtls_fingerprint_format(fp, fp_text, sizeof fp_text), PERC_OK);
+    GString *sdp = g_string_new(NULL);
+    g_string_append_printf(sdp,
+                           "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                           "a=group:BUNDLE a0\r\n"
+                           "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+                           "a=mid:a0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+                           "a=fingerprint:sha-256 %s\r\na=setup:active\r\na=tls-id:%s\r\n"
+                           "a=sendrecv\r\na=rtcp-mux\r\n"
+                           "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+                           "a=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:%s\r\n",
+                           ufrag, pwd, fp_text, e->tls_id, e->ssrc, e->name);
+    char **cands = perc_ice_stream_local_candidates(e->ice);
+    for (char **c = cands; *c; c++)
+        g_string_append_printf(sdp, "a=%s\r\n", *c);
+    g_strfreev(cands);
+    g_free(ufrag);
+    g_free(pwd);
+    perc_sig_msg j;
+    perc_sig_msg_init(&j);
+    char id[32];
+    j.type = PERC_SIG_JOIN;
+    j.id = perc_sigclient_next_id(e->sig, "join", id, sizeof id);
+    j.conference = CONF;
+    j.identity = e->name;
+    j.sdp = sdp->str;
+    assert_true(perc_sigclient_send(e->sig, &j));
+    g_string_free(sdp, TRUE);
+}
+
+/* Every 5 ms: DTLS timers. */
+static gboolean pump(gpointer user)
+{
+    (void)user;
+    uint64_t now = perc_clock_now_ns();
+    ep *eps[2] = {&W.alice, &W.bob};
+    for (int i = 0; i < 2; i++) {
+        ep *e = eps[i];
+        if (e->dtls && perc_dtls_next_timeout(e->dtls) <= now) {
+            int rc = perc_dtls_on_timeout(e->dtls, now);
+            (void)rc; /* a failure shows in the closed callback */
+        }
+        ep_flush_dtls(e);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- media ---------------------------------------------------------------------- */
+
+static void half_keys(const perc_double_half *h, perc_srtp_session_keys *out)
+{
+    assert_int_equal(perc_double_half_kdf(h, out), PERC_OK);
+}
+
+/* alice sends with her outer client_write half and an inner key of her
+ * own; bob opens with his outer server_write half and alice's inner key
+ * (in a real endpoint it comes from alice's EKT field). */
+static void media_setup(void)
+{
+    assert_int_equal(RAND_bytes(W.alice_inner_key, sizeof W.alice_inner_key), 1);
+    assert_int_equal(RAND_bytes(W.alice_inner_salt, sizeof W.alice_inner_salt), 1);
+    perc_double_half inner = {.cipher = W.alice.keying.client_write.inner.cipher, .key_len = 16};
+    memcpy(inner.key, W.alice_inner_key, 16);
+    memcpy(inner.salt, W.alice_inner_salt, 12);
+    perc_srtp_session_keys ik, ok, bk;
+    half_keys(&inner, &ik);
+    half_keys(&W.alice.keying.client_write.outer, &ok);
+    assert_int_equal(perc_double_tx_new(&ik, &ok, 0, &W.alice.tx), PERC_OK);
+    half_keys(&W.bob.keying.server_write.outer, &bk);
+    assert_int_equal(perc_double_rx_new(&bk, 0, &W.bob.rx), PERC_OK);
+    assert_int_equal(perc_double_rx_set_inner(W.bob.rx, W.alice.ssrc, &ik, 0), PERC_OK);
+    perc_wipe(&ik, sizeof ik);
+    perc_wipe(&ok, sizeof ok);
+    perc_wipe(&bk, sizeof bk);
+    perc_wipe(&inner, sizeof inner);
+}
+
+/* One double-protected packet from alice with a Short EKT field; the wire
+ * bytes go to out (for replays). */
+static size_t alice_packet(uint16_t seq, uint8_t *out, size_t cap)
+{
+    uint8_t pkt[256];
+    pkt[0] = 0x80;
+    pkt[1] = 111;
+    pkt[2] = (uint8_t)(seq >> 8);
+    pkt[3] = (uint8_t)seq;
+    uint32_t ts = (uint32_t)seq * 960u;
+    pkt[4] = (uint8_t)(ts >> 24);
+    pkt[5] = (uint8_t)(ts >> 16);
+    pkt[6] = (uint8_t)(ts >> 8);
+    pkt[7] = (uint8_t)ts;
+    uint32_t ssrc = W.alice.ssrc;
+    pkt[8] = (uint8_t)(ssrc >> 24);
+    pkt[9] = (uint8_t)(ssrc >> 16);
+    pkt[10] = (uint8_t)(ssrc >> 8);
+    pkt[11] = (uint8_t)ssrc;
+    size_t len = 12 + (size_t)g_snprintf((char *)pkt + 12, 64, "alice says %u", seq);
+    size_t out_len = 0;
+    assert_int_equal(perc_double_tx_protect(W.alice.tx, pkt, len, sizeof pkt, &out_len), PERC_OK);
+    pkt[out_len++] = 0x00; /* Short EKT field (RFC 8870 §4.1) */
+    assert_true(out_len <= cap);
+    memcpy(out, pkt, out_len);
+    return out_len;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+static char *http_get(const char *path)
+{
+    GSocketClient *c = g_socket_client_new();
+    GError *err = NULL;
+    GSocketConnection *conn = g_socket_client_connect_to_host(c, "127.0.0.1", W.metrics_port,
+                                                              NULL, &err);
+    assert_non_null(conn);
+    char *req = g_strdup_printf("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    GOutputStream *os = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+    assert_true(g_output_stream_write_all(os, req, strlen(req), NULL, NULL, &err));
+    g_free(req);
+    GInputStream *is = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+    GString *resp = g_string_new(NULL);
+    char buf[4096];
+    gssize n;
+    while ((n = g_input_stream_read(is, buf, sizeof buf, NULL, NULL)) > 0)
+        g_string_append_len(resp, buf, n);
+    g_object_unref(conn);
+    g_object_unref(c);
+    return g_string_free(resp, FALSE);
+}
+
+/* The value of a Prometheus sample line "name{labels} value". */
+static long long metric(const char *text, const char *sample)
+{
+    /* At the start of a line, so "# TYPE name counter" does not match. */
+    char *needle = g_strconcat("\n", sample, NULL);
+    const char *p = strstr(text, needle);
+    g_free(needle);
+    if (!p)
+        return -1;
+    return strtoll(p + 1 + strlen(sample), NULL, 10);
+}
+
+/* ---- processes --------------------------------------------------------------------- */
+
+static pid_t spawn(const char *const *args, const char *log, const char *env_name,
+                   const char *env_value)
+{
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    char **argv = g_strdupv((char **)(uintptr_t)args);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        dup2(fd, 1);
+        if (env_name)
+            setenv(env_name, env_value, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    g_strfreev(argv);
+    close(fd);
+    return pid;
+}
+
+static gboolean p_log_has(void *needle_and_idx)
+{
+    const char *const *x = needle_and_idx;
+    char *t = read_log(x[1][0] - '0');
+    gboolean r = strstr(t, x[0]) != NULL;
+    g_free(t);
+    return r;
+}
+
+static void wait_log(int idx, const char *needle)
+{
+    char i[2] = {(char)('0' + idx), 0};
+    const char *x[2] = {needle, i};
+    if (!dt_wait(W.ctx, p_log_has, x, WAIT_MS)) {
+        dump_logs();
+        fail_msg("timed out waiting for '%s' in log %d", needle, idx);
+    }
+}
+
+static void start_stack(void)
+{
+    W.sig_port = dt_free_tcp_port();
+    W.kmf_port = dt_free_tcp_port();
+    W.metrics_port = dt_free_tcp_port();
+    char sig_listen[32], kmf_listen[32], url[64], metrics[32];
+    g_snprintf(sig_listen, sizeof sig_listen, "127.0.0.1:%u", W.sig_port);
+    g_snprintf(kmf_listen, sizeof kmf_listen, "127.0.0.1:%u", W.kmf_port);
+    g_snprintf(url, sizeof url, "ws://127.0.0.1:%u/", W.sig_port);
+    g_snprintf(metrics, sizeof metrics, "127.0.0.1:%u", W.metrics_port);
+    const char *sig_args[] = {g_sig_bin, "--listen", sig_listen, "--conference", CONF,
+                              "--log-level", "debug", NULL};
+    g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
+    const char *kmf_args[] = {g_kmf_bin, "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
+                              W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", url, "--open",
+                              "--log-level", "debug", NULL};
+    g_pids[1] = spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    const char *mdd_args[] = {g_mdd_bin, "--signaling", url, "--kmf", kmf_listen, "--cert",
+                              W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem,
+                              "--kmf-name", "kmf.test", "--media-address", "127.0.0.1",
+                              "--liveness-timeout", "3", "--metrics-listen", metrics,
+                              "--log-level", "debug", NULL};
+    g_pids[2] = spawn(mdd_args, W.log[2], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+    wait_log(2, "tunnel: connected to the KMF");
+    wait_log(2, "signaling: welcome");
+    wait_log(1, "signaling: welcome");
+}
+
+/* ---- predicates ----------------------------------------------------------------- */
+
+static gboolean p_keyed(void *d)
+{
+    (void)d;
+    return W.alice.n_ekt >= 1 && W.bob.n_ekt >= 1 && W.alice.ice_ready && W.bob.ice_ready;
+}
+
+static gboolean p_bob_got_all(void *d)
+{
+    (void)d;
+    return W.bob.rx_ok >= N_SEND;
+}
+
+static gboolean p_alice_ended(void *d)
+{
+    (void)d;
+    return W.alice.ended >= 1;
+}
+
+/* Whether the first 8 octets of a secret appear in text as hex. */
+static bool leaks(const char *text, const uint8_t *b, size_t len)
+{
+    size_t n = len < 8 ? len : 8;
+    char lo[17], up[17];
+    for (size_t j = 0; j < n; j++) {
+        g_snprintf(lo + 2 * j, 3, "%02x", b[j]);
+        g_snprintf(up + 2 * j, 3, "%02X", b[j]);
+    }
+    return strstr(text, lo) || strstr(text, up);
+}
+
+static bool log_leaks(const char *text, const ep *e)
+{
+    const perc_double_master *m[2] = {&e->keying.client_write, &e->keying.server_write};
+    for (int k = 0; k < 2; k++)
+        if (leaks(text, m[k]->outer.key, m[k]->outer.key_len) ||
+            leaks(text, m[k]->outer.salt, PERC_SRTP_SALT_LEN) ||
+            leaks(text, m[k]->inner.key, m[k]->inner.key_len))
+            return true;
+    return false;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&W, 0, sizeof W);
+    W.ctx = g_main_context_new();
+    g_main_context_push_thread_default(W.ctx);
+    W.loop = g_main_loop_new(W.ctx, FALSE);
+    W.dir = dt_tmpdir_new();
+    dt_ident ca = dt_make_ca("perc test CA");
+    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
+    dt_ident mdd = dt_make_leaf("mdd", &ca, "mdd.test");
+    W.ca_pem = dt_write_pem(W.dir, "ca.pem", ca.cert, NULL);
+    W.kmf_pem = dt_write_pem(W.dir, "kmf.pem", kmf.cert, NULL);
+    W.kmf_key = dt_write_pem(W.dir, "kmf.key", NULL, kmf.key);
+    W.mdd_pem = dt_write_pem(W.dir, "mdd.pem", mdd.cert, NULL);
+    W.mdd_key = dt_write_pem(W.dir, "mdd.key", NULL, mdd.key);
+    dt_ident_free(&ca);
+    dt_ident_free(&kmf);
+    dt_ident_free(&mdd);
+    static const char *names[3] = {"signaling.log", "kmf.log", "mdd.log"};
+    for (int i = 0; i < 3; i++)
+        W.log[i] = g_build_filename(W.dir, names[i], NULL);
+    return 0;
+}
+
+static void ep_free(ep *e)
+{
+    perc_sigclient_free(e->sig);
+    perc_ice_agent_free(e->agent);
+    perc_dtls_free(e->dtls);
+    perc_dtls_ctx_free(e->dctx);
+    X509_free(e->cert);
+    EVP_PKEY_free(e->key);
+    perc_double_keying_wipe(&e->keying);
+    perc_double_tx_free(e->tx);
+    perc_double_rx_free(e->rx);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kill_all();
+    if (W.pump_src) {
+        GSource *s = g_main_context_find_source_by_id(W.ctx, W.pump_src);
+        if (s)
+            g_source_destroy(s);
+    }
+    ep_free(&W.alice);
+    ep_free(&W.bob);
+    if (W.ws)
+        dt_spin(W.ctx, 50);
+    perc_ws_context_free(W.ws);
+    g_main_loop_unref(W.loop);
+    g_main_context_pop_thread_default(W.ctx);
+    g_main_context_unref(W.ctx);
+    for (int i = 0; i < 5; i++) {
+        char **f[] = {&W.ca_pem, &W.kmf_pem, &W.kmf_key, &W.mdd_pem, &W.mdd_key};
+        g_free(*f[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        g_free(W.log[i]);
+    dt_tmpdir_free(W.dir);
+    perc_wipe(W.alice_inner_key, sizeof W.alice_inner_key);
+    return 0;
+}
+
+/* ---- the test -------------------------------------------------------------------------- */
+
+static void send_raw(ep *e, const uint8_t *data, size_t len)
+{
+    assert_true(perc_ice_stream_send(e->ice, data, len));
+}
+
+static void test_mdd_process(void **state)
+{
+    (void)state;
+    GError *err = NULL;
+    W.ws = perc_ws_context_new(W.loop, &err);
+    assert_non_null(W.ws);
+    /* The pump also wakes the loop, so log predicates are re-checked. */
+    GSource *src = g_timeout_source_new(5);
+    g_source_set_callback(src, pump, NULL, NULL);
+    W.pump_src = g_source_attach(src, W.ctx);
+    g_source_unref(src);
+    start_stack();
+
+    ep_init(&W.alice, "alice", 0x11111111u);
+    ep_init(&W.bob, "bob", 0x22222222u);
+    ep_join(&W.alice);
+    ep_join(&W.bob);
+    WAIT(p_keyed, "ICE, DTLS through the MDD's tunnel and an EKTKey at both endpoints");
+    wait_log(2, "conf1/p1: hop-by-hop keys installed");
+    wait_log(2, "conf1/p2: hop-by-hop keys installed");
+    char *json = http_get("/stats.json");
+    assert_non_null(strstr(json, "\"tunnel_up\":true"));
+    assert_non_null(strstr(json, "\"participant\":\"p1\""));
+    assert_null(strstr(json, "\"keyed\":false"));
+    g_free(json);
+
+    /* Media: alice -> MDD -> bob, both layers verified at bob. */
+    media_setup();
+    uint8_t first[256];
+    size_t first_len = 0;
+    for (uint16_t i = 0; i < N_SEND; i++) {
+        uint8_t wire[256];
+        size_t n = alice_packet((uint16_t)(1000 + i), wire, sizeof wire);
+        if (i == 0) {
+            memcpy(first, wire, n);
+            first_len = n;
+        }
+        send_raw(&W.alice, wire, n);
+        dt_spin(W.ctx, 2);
+    }
+    WAIT(p_bob_got_all, "bob to verify every packet alice sent");
+    assert_int_equal(W.bob.rx_bad, 0);
+    assert_int_equal(W.bob.last_seq, 1000 + N_SEND - 1); /* the original SEQ, from the OHB */
+    assert_string_equal((const char *)W.bob.last_payload, "alice says 1049");
+
+    /* Bad input at the MDD: each dropped, counted, nothing reaches bob. */
+    int ok_before = W.bob.rx_ok;
+    const uint8_t garbage[] = "hello, this is not media";
+    send_raw(&W.alice, garbage, sizeof garbage);
+    uint8_t tampered[256];
+    size_t tn = alice_packet(2000, tampered, sizeof tampered);
+    tampered[tn / 2] ^= 0x01;
+    send_raw(&W.alice, tampered, tn);
+    send_raw(&W.alice, first, first_len); /* a replay of packet 1000 */
+    uint8_t trunc[256];
+    size_t cut = alice_packet(2001, trunc, sizeof trunc);
+    send_raw(&W.alice, trunc, 14);
+    (void)cut;
+    dt_spin(W.ctx, 300);
+    assert_int_equal(W.bob.rx_ok, ok_before);
+    char *m = http_get("/metrics");
+    assert_int_equal(metric(m, "perc_mdd_drops_total{reason=\"not_media\"} "), 1);
+    assert_int_equal(metric(m, "perc_mdd_drops_total{reason=\"auth\"} "), 1);
+    assert_int_equal(metric(m, "perc_mdd_drops_total{reason=\"replay\"} "), 1);
+    assert_true(metric(m, "perc_mdd_drops_total{reason=\"malformed\"} ") >= 1);
+    assert_int_equal(metric(m, "perc_mdd_rtp_in_total "), N_SEND + 3);
+    assert_int_equal(metric(m, "perc_mdd_packets_out_total "), N_SEND);
+    assert_int_equal(metric(m, "perc_mdd_endpoints "), 2);
+    g_free(m);
+    char *notfound = http_get("/nothing");
+    assert_non_null(strstr(notfound, "404"));
+    g_free(notfound);
+
+    /* Still forwarding after the bad input. */
+    uint8_t wire[256];
+    size_t n = alice_packet(2002, wire, sizeof wire);
+    send_raw(&W.alice, wire, n);
+    assert_true(dt_wait_count(W.ctx, &W.bob.rx_ok, ok_before + 1, WAIT_MS));
+
+    /* bob leaves: the MDD drops him and sends him nothing more. */
+    perc_sig_msg leave;
+    perc_sig_msg_init(&leave);
+    char id[32];
+    leave.type = PERC_SIG_LEAVE;
+    leave.id = perc_sigclient_next_id(W.bob.sig, "leave", id, sizeof id);
+    assert_true(perc_sigclient_send(W.bob.sig, &leave));
+    wait_log(2, "conf1/p2: endpoint removed: signaling: leave");
+    int bob_total = W.bob.rx_ok + W.bob.rx_bad + W.bob.rx_other;
+    n = alice_packet(2003, wire, sizeof wire);
+    send_raw(&W.alice, wire, n);
+    dt_spin(W.ctx, 300);
+    assert_int_equal(W.bob.rx_ok + W.bob.rx_bad + W.bob.rx_other, bob_total);
+
+    /* alice falls silent: liveness (3 s) -> endpoint-gone -> ended. */
+    WAIT(p_alice_ended, "signaling to end alice's participation after the MDD's liveness timeout");
+    assert_non_null(strstr(W.alice.ended_reason, "gone: no media for 3.0 s"));
+    wait_log(1, "alice' in conference 'conf1' ended: Media Distributor reported the endpoint gone");
+
+    /* No key material in the MDD's log. */
+    char *log = read_log(2);
+    assert_false(log_leaks(log, &W.alice));
+    assert_false(log_leaks(log, &W.bob));
+    assert_null(strstr(log, TOKEN));
+    g_free(log);
+
+    /* SIGTERM: a clean exit. */
+    kill(g_pids[2], SIGTERM);
+    int status = 0;
+    assert_int_equal(waitpid(g_pids[2], &status, 0), g_pids[2]);
+    g_pids[2] = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- the command line ----------------------------------------------------------------- */
+
+static int run_mdd(const char *const *args, char **errout)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(a, g_strdup(g_mdd_bin));
+    for (size_t i = 0; args[i]; i++)
+        g_ptr_array_add(a, g_strdup(args[i]));
+    g_ptr_array_add(a, NULL);
+    char **argv = (char **)a->pdata;
+    int status = -1;
+    GError *err = NULL;
+    assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, errout, &status,
+                             &err));
+    g_ptr_array_free(a, TRUE);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_mdd_cli(void **state)
+{
+    (void)state;
+    char *errout = NULL;
+    assert_int_equal(run_mdd((const char *[]){"--help", NULL}, &errout), 0);
+    g_free(errout);
+    /* No way to authenticate the KMF: refused. */
+    assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
+                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
+                                              W.mdd_key, "--signaling-token", "t", NULL},
+                             &errout),
+                     2);
+    assert_non_null(strstr(errout, "--kmf-ca or --kmf-fingerprint is required"));
+    g_free(errout);
+    assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
+                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
+                                              W.mdd_key, "--signaling-token", "t",
+                                              "--kmf-fingerprint", "12:34", NULL},
+                             &errout),
+                     2);
+    assert_non_null(strstr(errout, "not a SHA-256 fingerprint"));
+    g_free(errout);
+    assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
+                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
+                                              W.mdd_key, "--signaling-token", "t", "--kmf-ca",
+                                              W.ca_pem, "--media-ports", "9000-10", NULL},
+                             &errout),
+                     2);
+    assert_non_null(strstr(errout, "--media-ports"));
+    g_free(errout);
+    assert_int_equal(run_mdd((const char *[]){"--signaling", "http://x/", "--kmf", "127.0.0.1:2",
+                                              "--cert", W.mdd_pem, "--key", W.mdd_key,
+                                              "--signaling-token", "t", "--kmf-ca", W.ca_pem,
+                                              NULL},
+                             &errout),
+                     2);
+    assert_non_null(strstr(errout, "--signaling"));
+    g_free(errout);
+    /* A media address that is not an IP: a clear error at start, exit 1. */
+    assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
+                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
+                                              W.mdd_key, "--signaling-token", "t", "--kmf-ca",
+                                              W.ca_pem, "--media-address", "nowhere", NULL},
+                             &errout),
+                     1);
+    assert_non_null(strstr(errout, "'nowhere' is not an IPv4 or IPv6 address"));
+    g_free(errout);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s perc-signaling perc-kmf perc-mdd\n", argv[0]);
+        return 2;
+    }
+    g_sig_bin = argv[1];
+    g_kmf_bin = argv[2];
+    g_mdd_bin = argv[3];
+    signal(SIGALRM, on_alarm);
+    alarm(100);
+    perc_log_init("test_mdd_process", PERC_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_mdd_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mdd_cli, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
