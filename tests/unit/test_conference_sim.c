@@ -163,7 +163,7 @@ static bool tamper_hook(psim *s, int to, uint8_t *buf, size_t *len, size_t cap)
     size_t srtp_len = ef.srtp_len;
     perc_srtp_session *rk = psim_session(&s->ep[to], true);
     size_t n;
-    uint32_t roc;
+    uint32_t roc = 0; /* set on every path that seals; gcc -O3 cannot tell */
     bool deliver = true;
     if (t->mode == T_REPLAY_EXACT) {
         if (t->stage == 0) {
