@@ -49,6 +49,7 @@ static void core_totals(mddd *d, perc_mdd_stats *sum)
         sum->drop_no_keys += s.drop_no_keys;
         sum->drop_malformed += s.drop_malformed;
         sum->drop_limit += s.drop_limit;
+        sum->drop_ssrc_in_use += s.drop_ssrc_in_use;
     }
 }
 
@@ -104,6 +105,7 @@ char *mdd_metrics_prometheus(mddd *d)
         {"auth", t.drop_auth},           {"replay", t.drop_replay},
         {"no_keys", t.drop_no_keys},     {"malformed", t.drop_malformed},
         {"limit", t.drop_limit},         {"not_selected", t.not_selected},
+        {"ssrc_in_use", t.drop_ssrc_in_use},
         {"not_media", n->drop_not_media}, {"no_tunnel", n->drop_no_tunnel},
         {"send_failed", n->drop_send},   {"tunnel_message", n->tunnel_dropped},
     };
@@ -142,6 +144,7 @@ static void add_stats(cJSON *obj, const perc_mdd_stats *s)
     cJSON_AddNumberToObject(obj, "drop_no_keys", (double)s->drop_no_keys);
     cJSON_AddNumberToObject(obj, "drop_malformed", (double)s->drop_malformed);
     cJSON_AddNumberToObject(obj, "drop_limit", (double)s->drop_limit);
+    cJSON_AddNumberToObject(obj, "drop_ssrc_in_use", (double)s->drop_ssrc_in_use);
 }
 
 char *mdd_metrics_json(mddd *d)

@@ -462,6 +462,103 @@ static void test_liveness(void **state)
     perc_mdd_free(m);
 }
 
+/* Two endpoints sending one SSRC: the first keeps it (RFC 3550 §8.2), the
+ * second's packets are refused and counted, nothing of them is forwarded. */
+static void test_ssrc_in_use(void **state)
+{
+    (void)state;
+    perc_mdd *m = mdd_with(NULL, 0);
+    uint8_t plain[300], pkt[600], out[PERC_MDD_MAX_PACKET + 64];
+    size_t plen, olen;
+    uint64_t h;
+    ep *a = &g_ep[0], *c = &g_ep[2];
+    send_rtp(m, a, 1, -1, 0, plain, &plen);
+    while (perc_mdd_pop(m, &h, out, sizeof out, &olen) == PERC_OK) {
+    }
+    /* C sends with A's SSRC, under C's own (valid) hop key. */
+    ep fake = *c;
+    fake.ssrc = a->ssrc;
+    plen = plain_rtp(&fake, 7, -1, plain, sizeof plain);
+    size_t n = protect(&fake, plain, plen, pkt, sizeof pkt);
+    assert_int_equal(perc_mdd_rtp_in(m, c->handle, pkt, n, 1), PERC_ERR_SSRC_IN_USE);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_ERR_NOT_FOUND);
+    perc_mdd_stats st;
+    assert_int_equal(perc_mdd_stats_get(m, c->handle, &st), PERC_OK);
+    assert_int_equal(st.drop_ssrc_in_use, 1);
+    /* A keeps sending and is forwarded; C's own SSRC still works. */
+    send_rtp(m, a, 2, -1, 2, plain, &plen);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_OK);
+    send_rtp(m, c, 1, -1, 3, plain, &plen);
+    /* Once A is gone its SSRC is free again. */
+    assert_int_equal(perc_mdd_endpoint_remove(m, a->handle), PERC_OK);
+    plen = plain_rtp(&fake, 8, -1, plain, sizeof plain);
+    n = protect(&fake, plain, plen, pkt, sizeof pkt);
+    assert_int_equal(perc_mdd_rtp_in(m, c->handle, pkt, n, 4), PERC_OK);
+    perc_mdd_free(m);
+}
+
+/* B's NACK names SEQs in B's numbering of A's stream, which after a last-N
+ * pause differs from A's; A gets its own numbers back. */
+static void test_nack_translated(void **state)
+{
+    (void)state;
+    perc_mdd_config cfg = {.last_n = 1, .audio_level_id = AL_ID, .hold_ns = SEC};
+    perc_mdd *m = mdd_with(&cfg, 0);
+    ep *a = &g_ep[0], *b = &g_ep[1], *c = &g_ep[2];
+    for (int i = 0; i < NEP; i++)
+        g_ep[i].rtcp_index = 0;
+    uint8_t plain[300], buf[600], out[PERC_MDD_MAX_PACKET + 64];
+    size_t plen, olen, n;
+    uint64_t h;
+    /* A selected: B gets 100..102 unchanged. */
+    for (uint16_t s = 100; s < 103; s++)
+        send_rtp(m, a, s, 10, 0, plain, &plen);
+    /* C takes over for a while; A's 103..109 are not forwarded. */
+    send_rtp(m, c, 1, 5, 0, plain, &plen);
+    send_rtp(m, c, 2, 5, 2 * SEC, plain, &plen);
+    for (uint16_t s = 103; s < 110; s++)
+        send_rtp(m, a, s, 90, 2 * SEC, plain, &plen);
+    /* A louder again (from 3.5 s): after the hold time, 111 goes to B as
+     * 103. */
+    send_rtp(m, a, 110, 1, 3 * SEC + SEC / 2, plain, &plen);
+    send_rtp(m, a, 111, 1, 5 * SEC, plain, &plen);
+    uint16_t last_b = 0;
+    bool have = false;
+    while (perc_mdd_pop(m, &h, out, sizeof out, &olen) == PERC_OK) {
+        perc_rtp_header hdr;
+        if (h != 2 || perc_rtp_parse_header(out, olen, &hdr) != PERC_OK || hdr.ssrc != a->ssrc)
+            continue;
+        last_b = hdr.seq;
+        have = true;
+    }
+    assert_true(have);
+    assert_int_equal(last_b, 103); /* 111 as B numbers it */
+    /* B NACKs 101 (before the pause: unchanged) and 103 (A's 111). */
+    perc_writer w;
+    perc_writer_init(&w, buf, sizeof buf);
+    perc_rtcp_rr rr = {.ssrc = b->ssrc};
+    perc_rtcp_write_rr(&w, &rr);
+    perc_rtcp_nack_item items[2] = {{.pid = 101, .blp = 0}, {.pid = 103, .blp = 0}};
+    perc_rtcp_write_nack(&w, b->ssrc, a->ssrc, items, 2);
+    assert_int_equal(perc_writer_finish(&w, &n), PERC_OK);
+    n = seal_rtcp(b, buf, n, sizeof buf);
+    assert_int_equal(perc_mdd_rtcp_in(m, 2, buf, n, 5 * SEC), PERC_OK);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_OK);
+    assert_int_equal(h, 1);
+    uint32_t idx;
+    bool enc;
+    assert_int_equal(perc_srtcp_open(a->s_in, out, olen, &idx, &enc, &olen), PERC_OK);
+    perc_rtcp_iter it;
+    perc_rtcp_view p;
+    perc_rtcp_iter_init(&it, out, olen);
+    assert_int_equal(perc_rtcp_next(&it, &p), 1);
+    perc_rtcp_nack nk;
+    assert_int_equal(perc_rtcp_parse_nack(&p, &nk), PERC_OK);
+    assert_int_equal(perc_rtcp_nack_get(&nk, 0).pid, 101);
+    assert_int_equal(perc_rtcp_nack_get(&nk, 1).pid, 111);
+    perc_mdd_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_last_n_contiguous),
         cmocka_unit_test(test_rtcp_routing),
         cmocka_unit_test(test_liveness),
+        cmocka_unit_test(test_ssrc_in_use),
+        cmocka_unit_test(test_nack_translated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,6 +45,7 @@ typedef enum perc_err {
     PERC_ERR_BAD_OHB = -305,       /* Original Header Block invalid (RFC 8723 §4) */
     PERC_ERR_NOT_FOUND = -306,     /* looked-up item is not present */
     PERC_ERR_EXPIRED = -307,       /* key past its TTL */
+    PERC_ERR_SSRC_IN_USE = -308,   /* the SSRC belongs to another source */
 
     /* resources */
     PERC_ERR_NOSPACE = -400,       /* output buffer too small */

@@ -25,7 +25,10 @@
  * SRTCP from E: opened with E's receive session (replay per E and sender
  * SSRC), compound walked: SR, SDES and BYE go to every other endpoint, RR
  * is consumed (counted), RTPFB/PSFB feedback goes only to the endpoint(s)
- * sending the targeted media SSRCs, other packet types are dropped. Each
+ * sending the targeted media SSRCs, other packet types are dropped. A
+ * generic NACK names sequence numbers in E's numbering of the stream; they
+ * are translated back to the sender's original ones (RFC 4585 §6.2.1;
+ * the BLP bits stay relative to the translated PID). Each
  * recipient gets one compound sealed with its send session at its own
  * SRTCP index.
  *
@@ -75,6 +78,7 @@ typedef struct perc_mdd_stats {
     uint64_t drop_no_keys;      /* this endpoint has no keys yet */
     uint64_t drop_malformed;    /* not SRTP/SRTCP, bad EKT field, bad OHB, bad compound */
     uint64_t drop_limit;        /* SSRC table or output queue full */
+    uint64_t drop_ssrc_in_use;  /* an SSRC another endpoint already sends */
 } perc_mdd_stats;
 
 typedef enum perc_mdd_event_type {
@@ -120,7 +124,9 @@ PERC_MUST_CHECK int perc_mdd_endpoint_set_keys(perc_mdd *mdd, uint64_t handle, u
  * PERC_ERR_TOO_LARGE (over PERC_MDD_MAX_PACKET, counted malformed),
  * PERC_ERR_MALFORMED / PERC_ERR_TRUNCATED / PERC_ERR_BAD_VERSION /
  * PERC_ERR_BAD_OHB, PERC_ERR_AUTH, PERC_ERR_REPLAY, PERC_ERR_REPLAY_OLD,
- * PERC_ERR_LIMIT (SSRC table full). A full output queue drops copies
+ * PERC_ERR_LIMIT (SSRC table full), PERC_ERR_SSRC_IN_USE (another endpoint
+ * already sends this SSRC: the first one keeps it, since the MD cannot
+ * rename an SSRC the inner layer authenticates). A full output queue drops copies
  * (counted drop_limit) without failing the call. */
 PERC_MUST_CHECK int perc_mdd_rtp_in(perc_mdd *mdd, uint64_t handle, const uint8_t *pkt, size_t len,
                                     uint64_t now);

@@ -30,6 +30,7 @@ static const err_entry ERRORS[] = {
     {PERC_ERR_BAD_OHB, "PERC_ERR_BAD_OHB", "invalid original header block"},
     {PERC_ERR_NOT_FOUND, "PERC_ERR_NOT_FOUND", "not found"},
     {PERC_ERR_EXPIRED, "PERC_ERR_EXPIRED", "key expired"},
+    {PERC_ERR_SSRC_IN_USE, "PERC_ERR_SSRC_IN_USE", "SSRC already used by another source"},
     {PERC_ERR_NOSPACE, "PERC_ERR_NOSPACE", "output buffer too small"},
     {PERC_ERR_NOMEM, "PERC_ERR_NOMEM", "out of memory"},
     {PERC_ERR_TOO_LARGE, "PERC_ERR_TOO_LARGE", "value too large for its length field"},

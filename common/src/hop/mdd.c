@@ -35,6 +35,8 @@ typedef struct mdd_tx_stream {      /* per (receiver R, SSRC) */
     bool paused;                    /* last packet of the SSRC was not forwarded to R */
     uint32_t ssrc;
     uint16_t offset;                /* out SEQ = in SEQ + offset */
+    uint16_t prev_offset;           /* the offset before the last resume */
+    uint16_t offset_from;           /* first out SEQ sent with `offset` */
     uint16_t last_out;
     perc_srtp_tx_state st;
 } mdd_tx_stream;
@@ -497,8 +499,11 @@ static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r,
     uint16_t out_seq;
     /* A new stream keeps the original SEQ (offset 0); after a pause the
      * SEQ continues where this receiver's sequence stopped. */
-    if (t->paused)
+    if (t->paused) {
+        t->prev_offset = t->offset;
         t->offset = (uint16_t)(t->last_out + 1u - in_seq);
+        t->offset_from = (uint16_t)(t->last_out + 1u);
+    }
     t->paused = false;
     out_seq = (uint16_t)(in_seq + t->offset);
     size_t n = len;
@@ -583,6 +588,15 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
         return count_drop(e, rc);
     n = chk;
     if (!rs) {
+        /* One sender per SSRC in the conference (RFC 3550 §8.2): each
+         * receiver's outgoing numbering is per SSRC, and the MD may not
+         * rename an SSRC (the inner layer authenticates it). The first
+         * endpoint keeps it. */
+        mdd_endpoint *owner = ssrc_owner(m, h.ssrc);
+        if (owner && owner != e) {
+            e->stats.drop_ssrc_in_use++;
+            return PERC_ERR_SSRC_IN_USE;
+        }
         for (size_t i = 0; i < m->cfg.max_ssrcs && !rs; i++)
             if (!e->rxs[i].used)
                 rs = &e->rxs[i];
@@ -627,6 +641,35 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
 }
 
 /* ---- SRTCP ------------------------------------------------------------- */
+
+/* The sender's SEQ for what `reporter` knows as out_seq of ssrc. */
+static uint16_t original_seq(const mdd_tx_stream *t, uint16_t out_seq)
+{
+    /* Before the last resume the previous offset applied. */
+    bool before = (int16_t)(out_seq - t->offset_from) < 0;
+    return (uint16_t)(out_seq - (before ? t->prev_offset : t->offset));
+}
+
+/* Rewrites the PIDs of a generic NACK (RFC 4585 §6.2.1) copied to pkt
+ * (header, sender SSRC, media SSRC, then PID/BLP words) from the
+ * reporter's numbering to the media sender's. */
+static void nack_translate(const perc_mdd *m, const mdd_endpoint *reporter, uint8_t *pkt,
+                           size_t len)
+{
+    if (len < 16)
+        return;
+    uint32_t media = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 |
+                     pkt[11];
+    const mdd_tx_stream *t = tx_find(m, reporter, media, false);
+    if (!t)
+        return;
+    for (size_t off = 12; off + 4 <= len; off += 4) {
+        uint16_t pid = (uint16_t)(pkt[off] << 8 | pkt[off + 1]);
+        uint16_t orig = original_seq(t, pid);
+        pkt[off] = (uint8_t)(orig >> 8);
+        pkt[off + 1] = (uint8_t)orig;
+    }
+}
 
 int perc_mdd_rtcp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len, uint64_t now)
 {
@@ -713,6 +756,8 @@ int perc_mdd_rtcp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t le
                     continue;
             }
             memcpy(slot->data + out, p.packet.ptr, plen);
+            if (p.pt == PERC_RTCP_RTPFB && p.count == PERC_RTCP_FMT_NACK)
+                nack_translate(m, e, slot->data + out, plen);
             if (p.padding) {
                 slot->data[out] &= (uint8_t)~0x20u;
                 uint16_t words = (uint16_t)(plen / 4 - 1);
