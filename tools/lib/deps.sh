@@ -3,14 +3,17 @@
 # sudo when not root.
 
 # Packages to build libperc, the daemons, perc-tool and the tests (GLib,
-# libwebsockets with its GLib event loop, and libnice for the daemons).
-PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git libssl-dev libcjson-dev
+# libwebsockets with its GLib event loop, and libnice for the daemons;
+# openssl, the command, makes the demo's certificates).
+PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl libssl-dev libcjson-dev
     libglib2.0-dev libwebsockets-dev libwebsockets-evlib-glib libnice-dev"
 # Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
 # oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
 # that our injected EKTKey record decrypts with a good tag on the wire),
-# chromium (renders perc-signaling's status page headless).
-PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium"
+# chromium (renders perc-signaling's status page headless), docker-compose
+# (validates docker/compose.yml; no container engine runs on CI).
+PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium
+    docker-compose"
 # Packages bench/run.sh needs on top of the build: valgrind (callgrind
 # instruction counts of the hot paths) and gnuplot without X (PNG plots).
 PERC_BENCH_PACKAGES="valgrind gnuplot-nox"
