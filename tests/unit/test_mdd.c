@@ -559,6 +559,85 @@ static void test_nack_translated(void **state)
     perc_mdd_free(m);
 }
 
+/* Two MDs joined by a cascade link (RFC 8871 §4.5.1): A on the first, C on
+ * the second. A's packet crosses the link under the link's plain AES-GCM
+ * keys, the second MD re-seals it for C, who verifies both layers. The link
+ * is not subject to liveness, and nothing is sent back over the link it
+ * came from. */
+static void test_cascade_link(void **state)
+{
+    (void)state;
+    perc_mdd *m1 = NULL, *m2 = NULL;
+    assert_int_equal(perc_mdd_new(NULL, &m1), PERC_OK);
+    assert_int_equal(perc_mdd_new(NULL, &m2), PERC_OK);
+    ep *a = &g_ep[0], *c = &g_ep[2];
+    assert_int_equal(perc_mdd_endpoint_add(m1, a->handle, 0), PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_set_keys(m1, a->handle, PROFILE, a->ck, 16, a->cs, 12,
+                                                a->sk, 16, a->ss, 12),
+                     PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_add(m2, c->handle, 0), PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_set_keys(m2, c->handle, PROFILE, c->ck, 16, c->cs, 12,
+                                                c->sk, 16, c->ss, 12),
+                     PERC_OK);
+    const uint64_t LINK = 100;
+    uint8_t k12[16], s12[12], k21[16], s21[12];
+    memset(k12, 0x12, 16);
+    memset(s12, 0x13, 12);
+    memset(k21, 0x21, 16);
+    memset(s21, 0x22, 12);
+    assert_int_equal(perc_mdd_link_add(m1, LINK, 0), PERC_OK);
+    assert_int_equal(perc_mdd_link_add(m2, LINK, 0), PERC_OK);
+    /* A double profile is not a link profile; an endpoint is not a link. */
+    assert_int_equal(perc_mdd_link_set_keys(m1, LINK, PROFILE, k21, 16, s21, 12, k12, 16, s12, 12),
+                     PERC_ERR_UNSUPPORTED);
+    assert_int_equal(perc_mdd_link_set_keys(m1, a->handle, PERC_PROFILE_AEAD_AES_128_GCM, k21, 16,
+                                            s21, 12, k12, 16, s12, 12),
+                     PERC_ERR_STATE);
+    assert_int_equal(perc_mdd_link_set_keys(m1, LINK, PERC_PROFILE_AEAD_AES_128_GCM, k21, 16, s21,
+                                            12, k12, 16, s12, 12),
+                     PERC_OK);
+    assert_int_equal(perc_mdd_link_set_keys(m2, LINK, PERC_PROFILE_AEAD_AES_128_GCM, k12, 16, s12,
+                                            12, k21, 16, s21, 12),
+                     PERC_OK);
+    uint8_t plain[300], out[PERC_MDD_MAX_PACKET + 64], hop[PERC_MDD_MAX_PACKET + 64];
+    size_t plen, olen, hlen;
+    uint64_t h;
+    send_rtp(m1, a, 500, -1, 1, plain, &plen);
+    assert_int_equal(perc_mdd_pop(m1, &h, hop, sizeof hop, &hlen), PERC_OK);
+    assert_int_equal(h, LINK);
+    assert_int_equal(perc_mdd_pop(m1, &h, out, sizeof out, &olen), PERC_ERR_NOT_FOUND);
+    /* Across the link to m2, then to C. */
+    assert_int_equal(perc_mdd_rtp_in(m2, LINK, hop, hlen, 2), PERC_OK);
+    assert_int_equal(perc_mdd_pop(m2, &h, out, sizeof out, &olen), PERC_OK);
+    assert_int_equal(h, c->handle);
+    assert_int_equal(receive(c, a, out, olen, plain, plen), 500);
+    assert_int_equal(perc_mdd_pop(m2, &h, out, sizeof out, &olen), PERC_ERR_NOT_FOUND);
+    /* A replayed copy on the link is refused, a tampered one fails its
+     * authentication at m2. */
+    assert_int_equal(perc_mdd_rtp_in(m2, LINK, hop, hlen, 3), PERC_ERR_REPLAY);
+    send_rtp(m1, a, 501, -1, 3, plain, &plen);
+    assert_int_equal(perc_mdd_pop(m1, &h, hop, sizeof hop, &hlen), PERC_OK);
+    hop[20] ^= 1;
+    assert_int_equal(perc_mdd_rtp_in(m2, LINK, hop, hlen, 3), PERC_ERR_AUTH);
+    /* C answers: back over the link to A. */
+    send_rtp(m2, c, 9, -1, 4, plain, &plen);
+    assert_int_equal(perc_mdd_pop(m2, &h, hop, sizeof hop, &hlen), PERC_OK);
+    assert_int_equal(h, LINK);
+    assert_int_equal(perc_mdd_rtp_in(m1, LINK, hop, hlen, 5), PERC_OK);
+    assert_int_equal(perc_mdd_pop(m1, &h, out, sizeof out, &olen), PERC_OK);
+    assert_int_equal(h, a->handle);
+    assert_int_equal(receive(a, c, out, olen, plain, plen), 9);
+    /* Liveness removes silent endpoints, never the link. */
+    assert_int_equal(perc_mdd_on_timeout(m1, 100 * SEC), PERC_OK);
+    perc_mdd_stats st;
+    assert_int_equal(perc_mdd_stats_get(m1, a->handle, &st), PERC_ERR_NOT_FOUND);
+    assert_int_equal(perc_mdd_stats_get(m1, LINK, &st), PERC_OK);
+    uint64_t dl;
+    assert_int_equal(perc_mdd_next_timeout(m1, &dl), PERC_ERR_NOT_FOUND);
+    perc_mdd_free(m1);
+    perc_mdd_free(m2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_liveness),
         cmocka_unit_test(test_ssrc_in_use),
         cmocka_unit_test(test_nack_translated),
+        cmocka_unit_test(test_cascade_link),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

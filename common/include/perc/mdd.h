@@ -118,6 +118,28 @@ PERC_MUST_CHECK int perc_mdd_endpoint_set_keys(perc_mdd *mdd, uint64_t handle, u
                                                const uint8_t *server_key, size_t server_key_len,
                                                const uint8_t *server_salt, size_t server_salt_len);
 
+/* Cascade (RFC 8871 §4.5.1): a link to another Media Distributor of the
+ * conference is a slot like an endpoint's, whose hop keys come from the
+ * link's own DTLS-SRTP (perc/dtls_link.h) with a plain AES-GCM profile
+ * (0x0007/0x0008), not from the KMF. What local endpoints send goes to the
+ * link as to any receiver (subject to last-N); what the link brings goes
+ * to every local endpoint, never to another link (no loops), and is not
+ * subject to last-N (the far MD selected it). Links are not subject to
+ * liveness: they end when the caller removes them
+ * (perc_mdd_endpoint_remove). Errors of perc_mdd_link_add: as
+ * perc_mdd_endpoint_add. */
+PERC_MUST_CHECK int perc_mdd_link_add(perc_mdd *mdd, uint64_t handle, uint64_t now);
+/* rx_*: what the far MD sends (its DTLS-SRTP write key), tx_*: ours.
+ * Errors: PERC_ERR_NOT_FOUND, PERC_ERR_STATE (not a link),
+ * PERC_ERR_UNSUPPORTED (unknown or double profile), PERC_ERR_KEY_LENGTH,
+ * PERC_ERR_INVALID_ARG (NULL, equal keys), PERC_ERR_NOMEM,
+ * PERC_ERR_CRYPTO. On error the old keys stay. */
+PERC_MUST_CHECK int perc_mdd_link_set_keys(perc_mdd *mdd, uint64_t handle, uint16_t profile,
+                                           const uint8_t *rx_key, size_t rx_key_len,
+                                           const uint8_t *rx_salt, size_t rx_salt_len,
+                                           const uint8_t *tx_key, size_t tx_key_len,
+                                           const uint8_t *tx_salt, size_t tx_salt_len);
+
 /* One SRTP packet (with its EKT field) received from `handle`. Forwarded
  * copies go to the output queue. Errors (the packet is dropped and counted):
  * PERC_ERR_NOT_FOUND (unknown handle, not counted), PERC_ERR_NO_KEY,

@@ -43,6 +43,7 @@ typedef struct mdd_tx_stream {      /* per (receiver R, SSRC) */
 
 typedef struct mdd_endpoint {
     bool used;
+    bool link;                      /* a cascade link to another MD */
     uint64_t handle;
     uint64_t last_seen;
     perc_srtp_session *rx;          /* client_write: endpoint -> MD */
@@ -223,6 +224,14 @@ int perc_mdd_endpoint_add(perc_mdd *m, uint64_t handle, uint64_t now)
     return PERC_ERR_LIMIT;
 }
 
+int perc_mdd_link_add(perc_mdd *m, uint64_t handle, uint64_t now)
+{
+    int rc = perc_mdd_endpoint_add(m, handle, now);
+    if (rc == PERC_OK)
+        ep_find(m, handle)->link = true;
+    return rc;
+}
+
 /* Drops queued packets for handle, keeping the order of the others. */
 static void queue_purge(perc_mdd *m, uint64_t handle)
 {
@@ -313,6 +322,41 @@ int perc_mdd_endpoint_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile,
     return PERC_OK;
 }
 
+int perc_mdd_link_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile, const uint8_t *rx_key,
+                           size_t rx_key_len, const uint8_t *rx_salt, size_t rx_salt_len,
+                           const uint8_t *tx_key, size_t tx_key_len, const uint8_t *tx_salt,
+                           size_t tx_salt_len)
+{
+    if (!m || !rx_key || !rx_salt || !tx_key || !tx_salt)
+        return PERC_ERR_INVALID_ARG;
+    mdd_endpoint *e = ep_find(m, handle);
+    if (!e)
+        return PERC_ERR_NOT_FOUND;
+    if (!e->link)
+        return PERC_ERR_STATE;
+    /* The link carries the outer layer only: a plain AEAD profile (RFC
+     * 7714), never a double one (RFC 8871 §4.5.1 leaves the KMF out). */
+    const perc_profile_info *info = perc_profile_lookup(profile);
+    if (!info || info->is_double)
+        return PERC_ERR_UNSUPPORTED;
+    perc_srtp_session *rx = NULL, *tx = NULL;
+    int rc = session_from(info->cipher, rx_key, rx_key_len, rx_salt, rx_salt_len, &rx);
+    if (rc == PERC_OK)
+        rc = session_from(info->cipher, tx_key, tx_key_len, tx_salt, tx_salt_len, &tx);
+    if (rc == PERC_OK && perc_srtp_session_same_key(rx, tx))
+        rc = PERC_ERR_INVALID_ARG;
+    if (rc != PERC_OK) {
+        perc_srtp_session_free(rx);
+        perc_srtp_session_free(tx);
+        return rc;
+    }
+    perc_srtp_session_free(e->rx);
+    perc_srtp_session_free(e->tx);
+    e->rx = rx;
+    e->tx = tx;
+    return PERC_OK;
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 /* A free slot at the tail, or NULL when the queue is full. */
@@ -362,7 +406,7 @@ int perc_mdd_next_timeout(const perc_mdd *m, uint64_t *deadline)
     uint64_t best = UINT64_MAX;
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         const mdd_endpoint *e = &m->eps[i];
-        if (!e->used)
+        if (!e->used || e->link) /* links end with unlink, not by silence */
             continue;
         uint64_t d = e->last_seen > UINT64_MAX - m->cfg.timeout_ns ? UINT64_MAX
                                                                     : e->last_seen + m->cfg.timeout_ns;
@@ -382,7 +426,7 @@ int perc_mdd_on_timeout(perc_mdd *m, uint64_t now)
         return PERC_ERR_INVALID_ARG;
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *e = &m->eps[i];
-        if (!e->used || now < e->last_seen || now - e->last_seen < m->cfg.timeout_ns)
+        if (!e->used || e->link || now < e->last_seen || now - e->last_seen < m->cfg.timeout_ns)
             continue;
         if (m->ev_count == m->cfg.max_endpoints)
             break;
@@ -620,12 +664,17 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
             loud = (uint8_t)(127u - (al.level & 0x7Fu));
         }
     }
-    last_n_update(m, e, has_level, loud, now);
-    bool forward = !m->cfg.last_n || e->selected;
+    /* Last-N chooses among local senders; what a link brings was chosen by
+     * the MD at its other end. */
+    if (!e->link)
+        last_n_update(m, e, has_level, loud, now);
+    bool forward = !m->cfg.last_n || e->selected || e->link;
 
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *r = &m->eps[i];
-        if (!r->used || r == e || !r->tx)
+        /* Never from one link to another: with more than two MDs a loop
+         * would otherwise forward packets forever. */
+        if (!r->used || r == e || !r->tx || (e->link && r->link))
             continue;
         if (!forward) {
             mdd_tx_stream *t = tx_find(m, r, h.ssrc, false);
@@ -724,7 +773,7 @@ int perc_mdd_rtcp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t le
     /* Per recipient: the broadcast packets, then the feedback for it. */
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *r = &m->eps[i];
-        if (!r->used || r == e || !r->tx)
+        if (!r->used || r == e || !r->tx || (e->link && r->link))
             continue;
         mdd_slot *slot = queue_tail(m);
         if (!slot) {
