@@ -43,7 +43,7 @@ static const perc_opt opts[] = {
              "see 'perc-tool identity new')"},
     {.name = "kmf-fingerprint", .type = PERC_OPT_STRING, .metavar = "FP",
      .help = "pin the KMF's DTLS certificate (sha-256 AB:CD:...): no other KMF is accepted"},
-    {.name = "duration", .type = PERC_OPT_UINT, .def = "0", .min = 0, .max = 31536000,
+    {.name = "duration", .type = PERC_OPT_UINT, .def = "0", .min = 0, .max = 4000000,
      .metavar = "SECONDS", .help = "seconds of media once keyed (0: until SIGINT/SIGTERM)"},
     {.name = "participants", .type = PERC_OPT_UINT, .def = "1", .min = 1, .max = MAX_PARTICIPANTS,
      .metavar = "N", .help = "independent participants in this process (own identity, ICE, "
@@ -113,7 +113,7 @@ static void open_gate(ep_app *app)
     if (app->n_sessions > 1)
         perc_log_info("%zu of %zu participants keyed: media starts", keyed, app->n_sessions);
     if (app->opt.duration_s)
-        app->duration_src = g_timeout_add_seconds((guint)app->opt.duration_s, on_duration, app);
+        app->duration_src = g_timeout_add((guint)(app->opt.duration_s * 1000u), on_duration, app);
 }
 
 static gboolean on_gate_timeout(gpointer user)

@@ -388,7 +388,13 @@ static void ice_recv(void *user, perc_ice_stream *st, const uint8_t *data, size_
         return;
     }
     int rc = perc_participant_recv(s->p, data, len, perc_clock_now_ns());
-    if (rc == PERC_ERR_UNSUPPORTED || rc == PERC_ERR_INVALID_ARG) {
+    perc_participant_state ps = perc_participant_get_state(s->p);
+    if (rc != PERC_OK && (ps == PERC_PARTICIPANT_CLOSED || ps == PERC_PARTICIPANT_FAILED)) {
+        /* After our close: the KMF's close_notify, another participant's
+         * last RTCP. Nothing to warn about. */
+        perc_log_debug("%s: a %zu-byte datagram after the association ended: %s", s->name, len,
+                       perc_strerror(rc));
+    } else if (rc == PERC_ERR_UNSUPPORTED || rc == PERC_ERR_INVALID_ARG) {
         /* Neither DTLS, RTP nor RTCP (RFC 7983), empty or oversized. */
         s->stats.garbage_in++;
         perc_log_limited(&s->lim_garbage, PERC_LOG_WARN,

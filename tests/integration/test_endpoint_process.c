@@ -1,0 +1,426 @@
+/* perc-endpoint as a process in a real stack: perc-signaling, perc-kmf and
+ * perc-mdd run as processes on 127.0.0.1 (argv[1..4] are the binaries of
+ * signaling, KMF, MDD and endpoint), and perc-endpoint is run as a user
+ * would, reading its exit code, its stderr and its --stats JSON.
+ *
+ *   - three participants in one process (--participants 3) for about 5 s:
+ *     every one verifies at least 99 % of every other's packets, no packet
+ *     is rejected, every synthetic payload checks out, exit 0;
+ *   - a join the KMF's roster refuses: exit 3 and the KMF's reason;
+ *   - --kmf-fingerprint pinning another certificate than the KMF's: the
+ *     DTLS handshake fails with a clear message, exit 4, no key;
+ *   - the command line: --help, and bad options exit 2 naming the option.
+ *
+ * The KMF runs with a roster in which conf1 is open (as --open would be)
+ * and conf2 admits only "somebody", so one stack serves every case. On a
+ * failure the daemons' logs and the endpoint's stderr are printed. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+#include <glib.h>
+
+#include "daemon_test_util.h"
+#include "perc/dtls.h"
+
+#define TOKEN "daemon-secret-789"
+#define WAIT_MS 20000
+
+static const char *g_bin[4]; /* signaling, kmf, mdd, endpoint */
+static pid_t g_pids[3] = {-1, -1, -1};
+
+typedef struct world {
+    char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key, *roster;
+    char *log[3];
+    char url[64];
+    char mdd_fp[PERC_DTLS_FINGERPRINT_TEXT_LEN];
+    char kmf_fp[PERC_DTLS_FINGERPRINT_TEXT_LEN];
+} world;
+
+static world W;
+
+static void kill_all(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (g_pids[i] > 0) {
+            kill(g_pids[i], SIGKILL);
+            waitpid(g_pids[i], NULL, 0);
+            g_pids[i] = -1;
+        }
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    for (int i = 0; i < 3; i++)
+        if (g_pids[i] > 0)
+            kill(g_pids[i], SIGKILL);
+    static const char msg[] = "test_endpoint_process: global timeout\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+static void dump_logs(void)
+{
+    static const char *names[3] = {"perc-signaling", "perc-kmf", "perc-mdd"};
+    for (int i = 0; i < 3; i++) {
+        char *text = NULL;
+        gsize len = 0;
+        if (!W.log[i] || !g_file_get_contents(W.log[i], &text, &len, NULL))
+            continue;
+        fprintf(stderr, "---- %s log (%zu bytes) ----\n", names[i], (size_t)len);
+        fwrite(text, 1, len, stderr);
+        fprintf(stderr, "---- end ----\n");
+        g_free(text);
+    }
+}
+
+static pid_t spawn(const char *const *args, const char *log, const char *env_name,
+                   const char *env_value)
+{
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        dup2(fd, 1);
+        if (env_name)
+            setenv(env_name, env_value, 1);
+        execv(args[0], (char *const *)(uintptr_t)args);
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+static bool log_has(int i, const char *needle)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(W.log[i], &text, NULL, NULL))
+        return false;
+    bool r = strstr(text, needle) != NULL;
+    g_free(text);
+    return r;
+}
+
+static void wait_log(int i, const char *needle)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += 20) {
+        if (log_has(i, needle))
+            return;
+        g_usleep(20000);
+    }
+    dump_logs();
+    fail_msg("timed out waiting for '%s' in log %d", needle, i);
+}
+
+static void cert_fp(X509 *cert, char *out)
+{
+    uint8_t fp[PERC_DTLS_FINGERPRINT_LEN];
+    assert_int_equal(perc_dtls_cert_fingerprint(cert, fp), PERC_OK);
+    assert_int_equal(perc_dtls_fingerprint_format(fp, out, PERC_DTLS_FINGERPRINT_TEXT_LEN),
+                     PERC_OK);
+}
+
+/* ---- the stack -------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&W, 0, sizeof W);
+    W.dir = dt_tmpdir_new();
+    dt_ident ca = dt_make_ca("perc test CA");
+    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
+    dt_ident mdd = dt_make_leaf("mdd", &ca, "mdd.test");
+    W.ca_pem = dt_write_pem(W.dir, "ca.pem", ca.cert, NULL);
+    W.kmf_pem = dt_write_pem(W.dir, "kmf.pem", kmf.cert, NULL);
+    W.kmf_key = dt_write_pem(W.dir, "kmf.key", NULL, kmf.key);
+    W.mdd_pem = dt_write_pem(W.dir, "mdd.pem", mdd.cert, NULL);
+    W.mdd_key = dt_write_pem(W.dir, "mdd.key", NULL, mdd.key);
+    /* The KMF's certificate is ECDSA: it is also its DTLS identity. */
+    cert_fp(kmf.cert, W.kmf_fp);
+    cert_fp(mdd.cert, W.mdd_fp);
+    dt_ident_free(&ca);
+    dt_ident_free(&kmf);
+    dt_ident_free(&mdd);
+    W.roster = g_build_filename(W.dir, "roster.json", NULL);
+    const char *roster = "{\"conferences\": {\"conf1\": {\"open\": true},"
+                         " \"conf2\": {\"open\": false, \"allow\": [{\"identity\": \"somebody\"}]}}}";
+    assert_true(g_file_set_contents(W.roster, roster, -1, NULL));
+    static const char *names[3] = {"signaling.log", "kmf.log", "mdd.log"};
+    for (int i = 0; i < 3; i++)
+        W.log[i] = g_build_filename(W.dir, names[i], NULL);
+
+    uint16_t sig_port = dt_free_tcp_port(), kmf_port = dt_free_tcp_port();
+    char sig_listen[32], kmf_listen[32];
+    g_snprintf(sig_listen, sizeof sig_listen, "127.0.0.1:%u", sig_port);
+    g_snprintf(kmf_listen, sizeof kmf_listen, "127.0.0.1:%u", kmf_port);
+    g_snprintf(W.url, sizeof W.url, "ws://127.0.0.1:%u/", sig_port);
+    const char *sig_args[] = {g_bin[0], "--listen", sig_listen, "--conference", "conf1,conf2",
+                              "--log-level", "debug", NULL};
+    g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
+    const char *kmf_args[] = {g_bin[1], "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
+                              W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", W.url,
+                              "--roster", W.roster, "--log-level", "debug", NULL};
+    g_pids[1] = spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    const char *mdd_args[] = {g_bin[2], "--signaling", W.url, "--kmf", kmf_listen, "--cert",
+                              W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem, "--kmf-name",
+                              "kmf.test", "--media-address", "127.0.0.1", "--log-level", "debug",
+                              NULL};
+    g_pids[2] = spawn(mdd_args, W.log[2], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+    wait_log(2, "tunnel: connected to the KMF");
+    wait_log(2, "signaling: welcome");
+    wait_log(1, "signaling: welcome");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kill_all();
+    char **f[] = {&W.ca_pem, &W.kmf_pem, &W.kmf_key, &W.mdd_pem, &W.mdd_key, &W.roster};
+    for (size_t i = 0; i < G_N_ELEMENTS(f); i++)
+        g_free(*f[i]);
+    for (int i = 0; i < 3; i++)
+        g_free(W.log[i]);
+    dt_tmpdir_free(W.dir);
+    return 0;
+}
+
+/* ---- running the endpoint ------------------------------------------------------ */
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+/* Runs perc-endpoint with args (NULL-terminated) and waits for it. */
+static run_result run_endpoint(const char *const *args)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(a, g_strdup(g_bin[3]));
+    for (size_t i = 0; args[i]; i++)
+        g_ptr_array_add(a, g_strdup(args[i]));
+    g_ptr_array_add(a, NULL);
+    run_result r = {-1, NULL, NULL};
+    int status = -1;
+    GError *err = NULL;
+    assert_true(g_spawn_sync(NULL, (char **)a->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
+                             &r.err, &status, &err));
+    g_ptr_array_free(a, TRUE);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+
+static void show(const run_result *r)
+{
+    fprintf(stderr, "---- perc-endpoint exit %d, stdout ----\n%s---- stderr ----\n%s---- end ----\n",
+            r->code, r->out, r->err);
+}
+
+#define EXPECT(cond, r, ...)                                                                    \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
+            show(r);                                                                            \
+            dump_logs();                                                                        \
+            fail_msg(__VA_ARGS__);                                                              \
+        }                                                                                       \
+    } while (0)
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    assert_true(cJSON_IsString(v));
+    return v->valuestring;
+}
+
+/* ---- the tests -------------------------------------------------------------------- */
+
+/* Three participants: everyone verifies everyone. */
+static void test_three_participants(void **state)
+{
+    (void)state;
+    char *stats = g_build_filename(W.dir, "stats.json", NULL);
+    run_result r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf1",
+                                                 "--name", "ep", "--participants", "3",
+                                                 "--duration", "5", "--media-address",
+                                                 "127.0.0.1", "--stats", stats, "--log-level",
+                                                 "info", NULL});
+    EXPECT(r.code == 0, &r, "perc-endpoint exited %d", r.code);
+    EXPECT(strstr(r.out, "perc-endpoint summary") != NULL, &r, "no summary table");
+    char *text = NULL;
+    assert_true(g_file_get_contents(stats, &text, NULL, NULL));
+    cJSON *root = cJSON_Parse(text);
+    assert_non_null(root);
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "participants");
+    assert_int_equal(cJSON_GetArraySize(parts), 3);
+    const cJSON *p, *q;
+    cJSON_ArrayForEach(p, parts)
+    {
+        const char *name = str(p, "name");
+        EXPECT(strcmp(str(p, "state"), "done") == 0, &r, "%s ended in state %s", name,
+               str(p, "state"));
+        const cJSON *spis = cJSON_GetObjectItemCaseSensitive(p, "ekt_spis");
+        EXPECT(cJSON_GetArraySize(spis) >= 1, &r, "%s saw no EKT SPI", name);
+        EXPECT(num(p, "sent_packets") >= 200, &r, "%s sent only %.0f packets in 5 s", name,
+               num(p, "sent_packets"));
+        const cJSON *remotes = cJSON_GetObjectItemCaseSensitive(p, "remotes");
+        EXPECT(cJSON_GetArraySize(remotes) == 2, &r, "%s knows %d remotes, not 2", name,
+               cJSON_GetArraySize(remotes));
+        cJSON_ArrayForEach(q, parts)
+        {
+            const char *other = str(q, "name");
+            if (strcmp(other, name) == 0)
+                continue;
+            const cJSON *rem = NULL, *x;
+            cJSON_ArrayForEach(x, remotes)
+            {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "identity");
+                if (cJSON_IsString(id) && strcmp(id->valuestring, other) == 0)
+                    rem = x;
+            }
+            EXPECT(rem != NULL, &r, "%s has no stats about %s", name, other);
+            double sent = num(q, "sent_packets"), verified = num(rem, "verified");
+            EXPECT(verified >= 0.99 * sent, &r, "%s verified %.0f of the %.0f packets of %s", name,
+                   verified, sent, other);
+            EXPECT(num(rem, "rejected_total") == 0, &r, "%s rejected %.0f packets of %s", name,
+                   num(rem, "rejected_total"), other);
+            EXPECT(num(rem, "payload_ok") == verified && num(rem, "payload_bad") == 0, &r,
+                   "%s: synthetic payloads of %s did not all check out", name, other);
+            const cJSON *first = cJSON_GetObjectItemCaseSensitive(rem, "join_to_first_verified_ms");
+            EXPECT(cJSON_IsNumber(first), &r, "%s: no first-verified time for %s", name, other);
+        }
+    }
+    cJSON_Delete(root);
+    g_free(text);
+    g_free(stats);
+    run_free(&r);
+    /* The KMF and the MDD are still up. */
+    assert_true(g_pids[1] > 0 && kill(g_pids[1], 0) == 0);
+    assert_true(g_pids[2] > 0 && kill(g_pids[2], 0) == 0);
+}
+
+/* The KMF's roster does not name this identity: exit 3 with its reason. */
+static void test_refused(void **state)
+{
+    (void)state;
+    run_result r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf2",
+                                                 "--name", "mallory", "--duration", "2",
+                                                 "--media-address", "127.0.0.1", NULL});
+    EXPECT(r.code == 3, &r, "exit %d, not 3", r.code);
+    EXPECT(strstr(r.err, "join refused by the KMF") != NULL, &r, "no clear refusal message");
+    EXPECT(strstr(r.err, "'mallory' is not on the roster of conference 'conf2'") != NULL, &r,
+           "the KMF's reason is not shown");
+    run_free(&r);
+}
+
+/* A pin that is not the KMF's certificate: the handshake fails, no key. */
+static void test_wrong_pin(void **state)
+{
+    (void)state;
+    char pin[128];
+    g_snprintf(pin, sizeof pin, "sha-256 %s", W.mdd_fp);
+    run_result r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf1",
+                                                 "--name", "pinned", "--duration", "2",
+                                                 "--media-address", "127.0.0.1",
+                                                 "--kmf-fingerprint", pin, NULL});
+    EXPECT(r.code == 4, &r, "exit %d, not 4", r.code);
+    EXPECT(strstr(r.err, "DTLS handshake with the KMF failed: its certificate is not the pinned") !=
+               NULL,
+           &r, "no clear fingerprint message");
+    EXPECT(strstr(r.err, "keyed (EKT SPI") == NULL, &r, "keyed despite the wrong pin");
+    run_free(&r);
+
+    /* The right pin (lower case, without the hash name) works. */
+    char lower[PERC_DTLS_FINGERPRINT_TEXT_LEN];
+    g_strlcpy(lower, W.kmf_fp, sizeof lower);
+    for (char *c = lower; *c; c++)
+        *c = g_ascii_tolower(*c);
+    r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf1", "--name",
+                                      "pinned-ok", "--duration", "1", "--media-address",
+                                      "127.0.0.1", "--kmf-fingerprint", lower, NULL});
+    EXPECT(r.code == 0, &r, "exit %d with the right pin", r.code);
+    run_free(&r);
+}
+
+static void expect_usage(const char *const *args, const char *needle)
+{
+    run_result r = run_endpoint(args);
+    EXPECT(r.code == 2, &r, "exit %d, not 2", r.code);
+    EXPECT(strstr(r.err, needle) != NULL, &r, "stderr lacks '%s'", needle);
+    run_free(&r);
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    run_result r = run_endpoint((const char *[]){"--help", NULL});
+    EXPECT(r.code == 0 && strstr(r.out, "--kmf-fingerprint") && strstr(r.out, "--participants"),
+           &r, "--help");
+    run_free(&r);
+    r = run_endpoint((const char *[]){"--version", NULL});
+    EXPECT(r.code == 0 && strstr(r.out, "perc-endpoint"), &r, "--version");
+    run_free(&r);
+    expect_usage((const char *[]){"--signaling", W.url, NULL}, "--conference");
+    expect_usage((const char *[]){"--signaling", "http://x/", "--conference", "c", NULL},
+                 "--signaling");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "bad conf", NULL},
+                 "--conference");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--video",
+                                  "640x360@30", NULL},
+                 "--video");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c",
+                                  "--kmf-fingerprint", "12:34", NULL},
+                 "--kmf-fingerprint");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--participants",
+                                  "0", NULL},
+                 "--participants");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--identity",
+                                  "/nonexistent-dir", NULL},
+                 "--identity");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s perc-signaling perc-kmf perc-mdd perc-endpoint\n", argv[0]);
+        return 2;
+    }
+    for (int i = 0; i < 4; i++)
+        g_bin[i] = argv[i + 1];
+    signal(SIGALRM, on_alarm);
+    alarm(110);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_three_participants),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_wrong_pin),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
