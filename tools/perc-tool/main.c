@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  ekt wrap|unwrap            EKT Full fields (RFC 8870)\n"
     "  tunnel encode|decode       RFC 9185 tunnel messages, JSON <-> hex\n"
     "  vectors                    print the project's PERC test vectors\n"
+    "  identity new|show          an endpoint's DTLS identity (perc-endpoint --identity)\n"
     "\n"
     "'perc-tool <command> --help' describes each. Exit status: 0 success,\n"
     "1 processing failed (e.g. authentication), 2 bad usage or malformed input.\n";
@@ -31,7 +32,7 @@ typedef struct {
 
 static const command COMMANDS[] = {
     {"srtp", cmd_srtp},     {"double", cmd_double}, {"ekt", cmd_ekt},
-    {"tunnel", cmd_tunnel}, {"vectors", cmd_vectors},
+    {"tunnel", cmd_tunnel}, {"vectors", cmd_vectors}, {"identity", cmd_identity},
 };
 
 int main(int argc, char **argv)
