@@ -226,8 +226,13 @@ static void drain_core(mddd *d)
     size_t len;
     while (perc_mdd_pop(d->core, &handle, g_out, sizeof g_out, &len) == PERC_OK) {
         mdd_endpoint *ep = mdd_endpoint_by_handle(d, handle);
-        if (ep)
+        if (ep) {
             mdd_endpoint_send(d, ep, g_out, len);
+            continue;
+        }
+        mdd_link *l = mdd_link_by_handle(d, handle);
+        if (l)
+            mdd_link_send(d, l, g_out, len);
     }
     perc_mdd_event ev;
     while (perc_mdd_pop_event(d->core, &ev) == PERC_OK) {

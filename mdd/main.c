@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "mddd.h"
+#include "perc/identity.h"
 #include "perc_daemon/config.h"
 #include "perc_daemon/error.h"
 #include "perc_daemon/log.h"
@@ -55,6 +56,8 @@ static const perc_opt opts[] = {
      .metavar = "SECONDS", .help = "remove an endpoint silent this long (RFC 9185 §5.3)"},
     {.name = "metrics-listen", .type = PERC_OPT_HOSTPORT, .metavar = "HOST:PORT",
      .help = "serve /metrics (Prometheus) and /stats.json over HTTP here"},
+    {.name = "cascade", .type = PERC_OPT_FLAG,
+     .help = "accept cascade links to other MDDs of a conference (RFC 8871 §4.5.1)"},
     {.name = "keylog", .type = PERC_OPT_STRING, .metavar = "FILE",
      .help = "DEBUG ONLY: append the tunnel's TLS key log lines (secrets!) to FILE"},
 };
@@ -205,6 +208,8 @@ int main(int argc, char **argv)
     d.capacity = (size_t)capacity;
     d.liveness_ns = liveness_s * 1000000000ULL;
     mdd_endpoints_init(&d);
+    mdd_links_init(&d);
+    d.cascade = perc_config_flag(cfg, "cascade");
     GError *err = NULL;
     guint sigs[3] = {0, 0, 0};
 
@@ -243,7 +248,9 @@ int main(int argc, char **argv)
     /* The forwarding core: hop keys only (RFC 8871 §3). */
     perc_mdd_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.max_endpoints = d.capacity;
+    /* Endpoints plus room for cascade links (signaling spans a conference
+     * over at most a few MDDs, docs/signaling.md §7). */
+    mc.max_endpoints = d.capacity + (d.cascade ? MDD_MAX_LINKS : 0);
     mc.timeout_ns = d.liveness_ns;
     mc.audio_level_id = (uint8_t)level_id;
     mc.last_n = (size_t)last_n;
@@ -265,6 +272,27 @@ int main(int argc, char **argv)
         perc_log_error("--media-address: %s", err->message);
         goto out;
     }
+    if (d.cascade) {
+        /* Links run full ICE: the DTLS client's end controls (docs/signaling.md
+         * §6.8), so one agent per role. Their DTLS identity is ephemeral and
+         * pinned by fingerprint through signaling. */
+        perc_ice_agent_options lo = io;
+        lo.lite = false;
+        lo.controlling = true;
+        d.link_agent_controlling = perc_ice_agent_new(NULL, &lo, &err);
+        lo.controlling = false;
+        if (d.link_agent_controlling)
+            d.link_agent_controlled = perc_ice_agent_new(NULL, &lo, &err);
+        if (!d.link_agent_controlled) {
+            perc_log_error("cascade ICE: %s", err->message);
+            goto out;
+        }
+        if (perc_identity_generate("perc-mdd-link", &d.link_cert, &d.link_key) != PERC_OK ||
+            perc_tls_cert_fingerprint(d.link_cert, d.link_fp) != PERC_OK) {
+            perc_log_error("cascade: cannot make a DTLS identity");
+            goto out;
+        }
+    }
     mdd_tunnel_options to = {.kmf = kmf};
     if (!mdd_tunnel_start(&d, &to, &err)) {
         perc_log_error("--kmf: %s", err->message);
@@ -281,7 +309,8 @@ int main(int argc, char **argv)
     }
     mdd_siglink_options so = {sig_url, perc_config_string(cfg, "signaling-token"),
                               perc_config_string(cfg, "name"),
-                              perc_config_string(cfg, "signaling-ca"), (uint32_t)capacity};
+                              perc_config_string(cfg, "signaling-ca"), (uint32_t)capacity,
+                              d.cascade};
     d.sig = mdd_siglink_new(&d, &so, &err);
     if (!d.sig) {
         perc_log_error("--signaling: %s", err->message);
@@ -293,8 +322,9 @@ int main(int argc, char **argv)
     sigs[2] = g_unix_signal_add(SIGUSR1, on_usr1, &d);
     signal(SIGPIPE, SIG_IGN);
     perc_log_info("perc-mdd %s running (capacity %zu, last-n %" G_GUINT64_FORMAT
-                  ", liveness %" G_GUINT64_FORMAT " s)",
-                  PERC_MDD_VERSION, d.capacity, last_n, liveness_s);
+                  ", liveness %" G_GUINT64_FORMAT " s%s)",
+                  PERC_MDD_VERSION, d.capacity, last_n, liveness_s,
+                  d.cascade ? ", cascade links accepted" : "");
     g_main_loop_run(d.loop);
     exit_code = 0;
 
@@ -306,16 +336,23 @@ out:
         g_error_free(err);
     /* Endpoints first: each owes the KMF an EndpointDisconnect, which the
      * tunnel core drops with everything else when it is freed. */
-    if (d.core)
+    if (d.core) {
+        mdd_link_remove_all(&d, "shutting down");
         mdd_endpoint_remove_all(&d, "shutting down");
+    }
     mdd_siglink_free(d.sig);
     mdd_metrics_stop(&d);
     perc_ws_context_free(d.ws);
     mdd_tunnel_stop(&d);
     perc_ice_agent_free(d.ice);
+    perc_ice_agent_free(d.link_agent_controlling);
+    perc_ice_agent_free(d.link_agent_controlled);
+    X509_free(d.link_cert);
+    EVP_PKEY_free(d.link_key);
     perc_deadline_timer_free(d.timer);
     perc_mdd_free(d.core); /* wipes every hop key */
     perc_tls_ctx_free(d.tls_ctx);
+    g_hash_table_destroy(d.links);
     g_hash_table_destroy(d.by_participant);
     g_hash_table_destroy(d.endpoints);
     g_strfreev(addresses);

@@ -35,6 +35,7 @@
 #include "perc_daemon/ws.h"
 
 typedef struct mdd_siglink mdd_siglink;
+typedef struct mdd_link mdd_link;
 typedef struct mddd mddd;
 
 /* Counters of what happened outside the forwarding core (the core keeps
@@ -82,6 +83,14 @@ struct mddd {
     perc_tls_client *tls_cli;
     perc_tls_stream *tunnel;    /* the open stream, else NULL */
     perc_tunnel_md *tun;
+    /* cascade links (links.c) */
+    bool cascade;               /* announced to signaling */
+    GHashTable *links;          /* handle (uint64_t*) -> mdd_link* (owned) */
+    perc_ice_agent *link_agent_controlling; /* we are the link's DTLS client */
+    perc_ice_agent *link_agent_controlled;
+    X509 *link_cert;            /* self-signed, pinned by the peer MD */
+    EVP_PKEY *link_key;
+    uint8_t link_fp[PERC_TLS_FINGERPRINT_LEN];
     /* signaling and metrics */
     perc_ws_context *ws;
     mdd_siglink *sig;
@@ -121,6 +130,26 @@ void mdd_core_forget(mddd *d, uint64_t handle);
 /* Sends a datagram to the endpoint (from the tunnel or the core). */
 void mdd_endpoint_send(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len);
 
+/* ---- links.c ---- */
+
+/* Links one MDD keeps at most (the forwarding core has room for them on
+ * top of --capacity endpoints). */
+#define MDD_MAX_LINKS 64
+
+void mdd_links_init(mddd *d);
+/* `link`: creates the link; link-info is sent once gathering is done. */
+gboolean mdd_link_create(mddd *d, const char *conference, const char *name, const char *peer,
+                         bool client, const char *re, GError **error);
+/* `link-peer`: the far end's ICE transport and DTLS fingerprint. */
+gboolean mdd_link_peer(mddd *d, const char *conference, const char *name, const char *ufrag,
+                       const char *pwd, const uint8_t fp[PERC_TLS_FINGERPRINT_LEN],
+                       const char *const *candidates, size_t n_candidates, GError **error);
+void mdd_link_remove(mddd *d, const char *conference, const char *name, const char *reason);
+void mdd_link_remove_all(mddd *d, const char *reason);
+mdd_link *mdd_link_by_handle(mddd *d, uint64_t handle);
+void mdd_link_send(mddd *d, mdd_link *l, const uint8_t *data, size_t len);
+size_t mdd_link_count(mddd *d);
+
 /* ---- tunnel_client.c ---- */
 
 typedef struct mdd_tunnel_options {
@@ -144,6 +173,7 @@ typedef struct mdd_siglink_options {
     const char *name;
     const char *ca_file;
     uint32_t capacity;
+    bool cascade;
 } mdd_siglink_options;
 
 mdd_siglink *mdd_siglink_new(mddd *d, const mdd_siglink_options *opts, GError **error);
@@ -151,7 +181,12 @@ mdd_siglink *mdd_siglink_new(mddd *d, const mdd_siglink_options *opts, GError **
 void mdd_siglink_answer(mdd_siglink *l, mdd_endpoint *ep);
 /* Fails the endpoint's pending endpoint-offer. */
 void mdd_siglink_fail(mdd_siglink *l, mdd_endpoint *ep, const char *reason);
-/* endpoint-gone: liveness or ICE failure (docs/signaling.md §6.5). */
+/* link-info in reply to `re`, or an error reply when the link cannot be
+ * made. */
+void mdd_siglink_link_info(mdd_siglink *l, const char *re, const char *ufrag, const char *pwd,
+                           const char *fingerprint, const char *const *candidates);
+void mdd_siglink_link_failed(mdd_siglink *l, const char *re, const char *reason);
+/* endpoint-gone: liveness (docs/signaling.md §6.5). */
 void mdd_siglink_endpoint_gone(mdd_siglink *l, const char *conference, const char *participant,
                                const char *reason);
 void mdd_siglink_free(mdd_siglink *l);

@@ -8,8 +8,9 @@
  *   endpoint-leave      -> the endpoint is removed (EndpointDisconnect to
  *                          the KMF, keys wiped);
  *   liveness            -> endpoint-gone (sent by endpoints.c).
- * Cascade requests (link, link-peer, unlink) are answered `error`: this MDD
- * says cascade:false in its hello, so signaling should not send them.
+ *   link, link-peer, unlink -> cascade links to other MDDs (links.c), when
+ *                          started with --cascade (announced in the hello);
+ *                          without it `link` is answered `unavailable`.
  *
  * When the connection to signaling is lost, signaling treats every
  * participant we served as gone (reason mdd-gone, §6.5) and they join
@@ -138,8 +139,65 @@ static void on_leave(mdd_siglink *l, const perc_sig_msg *m)
     mddd_after(l->d);
 }
 
+static void on_link(mdd_siglink *l, const perc_sig_msg *m)
+{
+    if (!l->d->cascade) {
+        (void)perc_sigclient_send_error(l->cli, m->id, PERC_SIG_E_UNAVAILABLE,
+                                        "this MDD does not cascade (no --cascade)", NULL);
+        return;
+    }
+    GError *e = NULL;
+    if (!mdd_link_create(l->d, m->conference, m->link, m->peer,
+                         m->dtls_role == PERC_SIG_DTLS_CLIENT, m->id, &e)) {
+        perc_log_warn("%s: link %s refused: %s", m->conference, m->link, e->message);
+        (void)perc_sigclient_send_error(l->cli, m->id, PERC_SIG_E_UNAVAILABLE, e->message, NULL);
+        g_error_free(e);
+    }
+}
+
+static void on_link_peer(mdd_siglink *l, const perc_sig_msg *m)
+{
+    perc_sdp_fingerprint fp;
+    GError *e = NULL;
+    if (perc_sig_fingerprint_parse(m->fingerprint, &fp) != PERC_OK || !perc_sdp_fingerprint_is_sha256(&fp)) {
+        perc_log_warn("%s: link-peer for %s without a sha-256 fingerprint", m->conference,
+                      m->link);
+        return;
+    }
+    if (!mdd_link_peer(l->d, m->conference, m->link, m->ice_ufrag, m->ice_pwd, fp.value,
+                       m->candidates, m->candidate_count, &e)) {
+        perc_log_warn("%s: link-peer for %s not applied: %s", m->conference, m->link,
+                      e->message);
+        g_error_free(e);
+    }
+}
+
+void mdd_siglink_link_info(mdd_siglink *l, const char *re, const char *ufrag, const char *pwd,
+                           const char *fingerprint, const char *const *candidates)
+{
+    if (!l)
+        return;
+    perc_sig_msg m;
+    perc_sig_msg_init(&m);
+    m.type = PERC_SIG_LINK_INFO;
+    m.re = re;
+    m.ice_ufrag = ufrag;
+    m.ice_pwd = pwd;
+    m.fingerprint = fingerprint;
+    for (const char *const *c = candidates; *c && m.candidate_count < PERC_SIG_MAX_CANDIDATES; c++)
+        m.candidates[m.candidate_count++] = *c;
+    (void)perc_sigclient_send(l->cli, &m);
+}
+
+void mdd_siglink_link_failed(mdd_siglink *l, const char *re, const char *reason)
+{
+    if (l)
+        (void)perc_sigclient_send_error(l->cli, re, PERC_SIG_E_UNAVAILABLE, reason, NULL);
+}
+
 static bool on_message(void *user, perc_sigclient *c, const perc_sig_msg *m)
 {
+    (void)c;
     mdd_siglink *l = user;
     switch (m->type) {
     case PERC_SIG_ERROR:
@@ -154,13 +212,14 @@ static bool on_message(void *user, perc_sigclient *c, const perc_sig_msg *m)
         on_leave(l, m);
         return true;
     case PERC_SIG_LINK:
-        (void)perc_sigclient_send_error(c, m->id, PERC_SIG_E_UNAVAILABLE,
-                                        "this MDD does not cascade", NULL);
+        on_link(l, m);
         return true;
     case PERC_SIG_LINK_PEER:
+        on_link_peer(l, m);
+        return true;
     case PERC_SIG_UNLINK:
-        perc_log_warn("signaling: %s ignored: this MDD does not cascade",
-                      perc_sig_type_name(m->type));
+        mdd_link_remove(l->d, m->conference, m->link, m->reason);
+        mddd_after(l->d);
         return true;
     default:
         return false;
@@ -173,10 +232,10 @@ static void on_closed(void *user, perc_sigclient *c, int code, const char *reaso
     (void)code;
     (void)reason;
     mdd_siglink *l = user;
-    if (g_hash_table_size(l->d->endpoints) > 0) {
+    mdd_link_remove_all(l->d, "lost the connection to signaling");
+    if (g_hash_table_size(l->d->endpoints) > 0)
         mdd_endpoint_remove_all(l->d, "lost the connection to signaling");
-        mddd_after(l->d);
-    }
+    mddd_after(l->d);
 }
 
 static const perc_sigclient_callbacks cbs = {NULL, on_message, on_closed};
@@ -192,7 +251,7 @@ mdd_siglink *mdd_siglink_new(mddd *d, const mdd_siglink_options *opts, GError **
     hello.name = opts->name;
     hello.token = opts->token;
     hello.capacity = opts->capacity;
-    hello.cascade = false;
+    hello.cascade = opts->cascade;
     perc_sigclient_options o = {.url = opts->url, .ca_file = opts->ca_file, .hello = &hello};
     l->cli = perc_sigclient_new(d->ws, &o, &cbs, l, error);
     if (!l->cli) {

@@ -56,11 +56,11 @@
 #define N_SEND 50
 
 static const char *g_sig_bin, *g_kmf_bin, *g_mdd_bin;
-static pid_t g_pids[3] = {-1, -1, -1};
+static pid_t g_pids[4] = {-1, -1, -1, -1};
 
 static void kill_all(void)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (g_pids[i] > 0) {
             kill(g_pids[i], SIGKILL);
             waitpid(g_pids[i], NULL, 0);
@@ -71,7 +71,7 @@ static void kill_all(void)
 static void on_alarm(int sig)
 {
     (void)sig;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (g_pids[i] > 0)
             kill(g_pids[i], SIGKILL);
     static const char msg[] = "test_mdd_process: global timeout\n";
@@ -115,7 +115,7 @@ typedef struct world {
     perc_ws_context *ws;
     uint16_t sig_port, kmf_port, metrics_port;
     char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key;
-    char *log[3];
+    char *log[4];               /* signaling, kmf, mdd-1, mdd-2 */
     ep alice, bob;
     uint8_t alice_inner_key[16], alice_inner_salt[12];
     guint pump_src;
@@ -134,8 +134,8 @@ static char *read_log(int i)
 
 static void dump_logs(void)
 {
-    static const char *names[3] = {"perc-signaling", "perc-kmf", "perc-mdd"};
-    for (int i = 0; i < 3; i++) {
+    static const char *names[4] = {"perc-signaling", "perc-kmf", "perc-mdd", "perc-mdd-2"};
+    for (int i = 0; i < 4; i++) {
         char *text = NULL;
         gsize len = 0;
         if (!g_file_get_contents(W.log[i], &text, &len, NULL))
@@ -548,7 +548,9 @@ static void wait_log(int idx, const char *needle)
     }
 }
 
-static void start_stack(void)
+/* The stack; with `cascade`, signaling cascades and two MDDs of capacity 1
+ * say they can link, so alice lands on mdd-1 and bob on mdd-2. */
+static void start_stack(bool cascade)
 {
     W.sig_port = dt_free_tcp_port();
     W.kmf_port = dt_free_tcp_port();
@@ -559,20 +561,33 @@ static void start_stack(void)
     g_snprintf(url, sizeof url, "ws://127.0.0.1:%u/", W.sig_port);
     g_snprintf(metrics, sizeof metrics, "127.0.0.1:%u", W.metrics_port);
     const char *sig_args[] = {g_sig_bin, "--listen", sig_listen, "--conference", CONF,
-                              "--log-level", "debug", NULL};
+                              "--log-level", "debug", cascade ? "--cascade" : NULL, NULL};
     g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
     const char *kmf_args[] = {g_kmf_bin, "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
                               W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", url, "--open",
                               "--log-level", "debug", NULL};
     g_pids[1] = spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
-    const char *mdd_args[] = {g_mdd_bin, "--signaling", url, "--kmf", kmf_listen, "--cert",
-                              W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem,
-                              "--kmf-name", "kmf.test", "--media-address", "127.0.0.1",
-                              "--liveness-timeout", "3", "--metrics-listen", metrics,
-                              "--log-level", "debug", NULL};
-    g_pids[2] = spawn(mdd_args, W.log[2], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
-    wait_log(2, "tunnel: connected to the KMF");
-    wait_log(2, "signaling: welcome");
+    for (int i = 0; i < (cascade ? 2 : 1); i++) {
+        const char *args[32] = {g_mdd_bin, "--signaling", url, "--kmf", kmf_listen, "--cert",
+                                W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem,
+                                "--kmf-name", "kmf.test", "--media-address", "127.0.0.1",
+                                "--liveness-timeout", "3", "--log-level", "debug",
+                                "--name", i ? "mdd-2" : "mdd-1"};
+        size_t n = 21;
+        if (i == 0) { /* one metrics port: mdd-1's */
+            args[n++] = "--metrics-listen";
+            args[n++] = metrics;
+        }
+        if (cascade) {
+            args[n++] = "--capacity";
+            args[n++] = "1";
+            args[n++] = "--cascade";
+        }
+        args[n] = NULL;
+        g_pids[2 + i] = spawn(args, W.log[2 + i], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+        wait_log(2 + i, "tunnel: connected to the KMF");
+        wait_log(2 + i, "signaling: welcome");
+    }
     wait_log(1, "signaling: welcome");
 }
 
@@ -640,8 +655,8 @@ static int setup(void **state)
     dt_ident_free(&ca);
     dt_ident_free(&kmf);
     dt_ident_free(&mdd);
-    static const char *names[3] = {"signaling.log", "kmf.log", "mdd.log"};
-    for (int i = 0; i < 3; i++)
+    static const char *names[4] = {"signaling.log", "kmf.log", "mdd.log", "mdd2.log"};
+    for (int i = 0; i < 4; i++)
         W.log[i] = g_build_filename(W.dir, names[i], NULL);
     return 0;
 }
@@ -680,7 +695,7 @@ static int teardown(void **state)
         char **f[] = {&W.ca_pem, &W.kmf_pem, &W.kmf_key, &W.mdd_pem, &W.mdd_key};
         g_free(*f[i]);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         g_free(W.log[i]);
     dt_tmpdir_free(W.dir);
     perc_wipe(W.alice_inner_key, sizeof W.alice_inner_key);
@@ -705,7 +720,7 @@ static void test_mdd_process(void **state)
     g_source_set_callback(src, pump, NULL, NULL);
     W.pump_src = g_source_attach(src, W.ctx);
     g_source_unref(src);
-    start_stack();
+    start_stack(false);
 
     ep_init(&W.alice, "alice", 0x11111111u);
     ep_init(&W.bob, "bob", 0x22222222u);
@@ -808,6 +823,53 @@ static void test_mdd_process(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Cascade (RFC 8871 §4.5.1, docs/signaling.md §6.8): two MDDs of capacity
+ * 1, so alice is placed on mdd-1 and bob on mdd-2; signaling links them,
+ * they run ICE and DTLS-SRTP between themselves (no KMF), and alice's media
+ * crosses the link to bob, verified end to end. */
+static void test_mdd_cascade(void **state)
+{
+    (void)state;
+    GError *err = NULL;
+    W.ws = perc_ws_context_new(W.loop, &err);
+    assert_non_null(W.ws);
+    GSource *src = g_timeout_source_new(5);
+    g_source_set_callback(src, pump, NULL, NULL);
+    W.pump_src = g_source_attach(src, W.ctx);
+    g_source_unref(src);
+    start_stack(true);
+
+    ep_init(&W.alice, "alice", 0x11111111u);
+    ep_init(&W.bob, "bob", 0x22222222u);
+    ep_join(&W.alice);
+    wait_log(2, "conf1/p1: hop-by-hop keys installed");
+    ep_join(&W.bob);
+    WAIT(p_keyed, "both endpoints keyed, each through its own MDD");
+    wait_log(3, "conf1/p2: hop-by-hop keys installed");
+    wait_log(2, "cascade link");
+    wait_log(2, "keyed (profile 0x0007): forwarding");
+    wait_log(3, "keyed (profile 0x0007): forwarding");
+
+    media_setup();
+    for (uint16_t i = 0; i < N_SEND; i++) {
+        uint8_t wire[256];
+        size_t n = alice_packet((uint16_t)(3000 + i), wire, sizeof wire);
+        send_raw(&W.alice, wire, n);
+        dt_spin(W.ctx, 2);
+    }
+    WAIT(p_bob_got_all, "bob (on mdd-2) to verify every packet alice sent to mdd-1");
+    assert_int_equal(W.bob.rx_bad, 0);
+    assert_string_equal((const char *)W.bob.last_payload, "alice says 3049");
+
+    /* Neither MDD logged a key. */
+    for (int i = 2; i < 4; i++) {
+        char *log = read_log(i);
+        assert_false(log_leaks(log, &W.alice));
+        assert_false(log_leaks(log, &W.bob));
+        g_free(log);
+    }
+}
+
 /* ---- the command line ----------------------------------------------------------------- */
 
 static int run_mdd(const char *const *args, char **errout)
@@ -885,10 +947,11 @@ int main(int argc, char **argv)
     g_kmf_bin = argv[2];
     g_mdd_bin = argv[3];
     signal(SIGALRM, on_alarm);
-    alarm(100);
+    alarm(200);
     perc_log_init("test_mdd_process", PERC_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mdd_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mdd_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mdd_cli, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
