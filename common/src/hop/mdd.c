@@ -227,8 +227,9 @@ int perc_mdd_endpoint_add(perc_mdd *m, uint64_t handle, uint64_t now)
 int perc_mdd_link_add(perc_mdd *m, uint64_t handle, uint64_t now)
 {
     int rc = perc_mdd_endpoint_add(m, handle, now);
-    if (rc == PERC_OK)
-        ep_find(m, handle)->link = true;
+    mdd_endpoint *e = rc == PERC_OK ? ep_find(m, handle) : NULL;
+    if (e)
+        e->link = true;
     return rc;
 }
 
