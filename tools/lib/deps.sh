@@ -14,6 +14,9 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl li
 # (validates docker/compose.yml; no container engine runs on CI).
 PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium
     docker-compose"
+# Packages the demo (tools/demo.sh) needs on top of the build: dumpcap
+# (from tshark's dependencies) to capture the conference.
+PERC_DEMO_PACKAGES="tshark"
 # Packages bench/run.sh needs on top of the build: valgrind (callgrind
 # instruction counts of the hot paths) and gnuplot without X (PNG plots).
 PERC_BENCH_PACKAGES="valgrind gnuplot-nox"
