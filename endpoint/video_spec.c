@@ -24,7 +24,7 @@ static bool read_uint(const char **p, unsigned *out)
     return true;
 }
 
-static bool fail(ep_video_spec *out, char *why, size_t cap, const char *msg)
+static bool spec_fail(ep_video_spec *out, char *why, size_t cap, const char *msg)
 {
     memset(out, 0, sizeof *out);
     if (why && cap)
@@ -38,36 +38,36 @@ bool ep_video_spec_parse(const char *text, ep_video_spec *out, char *why, size_t
     if (!out)
         return false;
     if (!text)
-        return fail(out, why, cap, "no value");
+        return spec_fail(out, why, cap, "no value");
     const char *p = text;
     if (!read_uint(&p, &v.width))
-        return fail(out, why, cap, "expected WxH@FPS:KBPS (e.g. 640x360@30:800): no width");
+        return spec_fail(out, why, cap, "expected WxH@FPS:KBPS (e.g. 640x360@30:800): no width");
     if (*p != 'x' && *p != 'X')
-        return fail(out, why, cap, "expected 'x' after the width (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected 'x' after the width (WxH@FPS:KBPS)");
     p++;
     if (!read_uint(&p, &v.height))
-        return fail(out, why, cap, "expected a height after 'x' (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected a height after 'x' (WxH@FPS:KBPS)");
     if (*p++ != '@')
-        return fail(out, why, cap, "expected '@FPS' after the height (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected '@FPS' after the height (WxH@FPS:KBPS)");
     if (!read_uint(&p, &v.fps))
-        return fail(out, why, cap, "expected a frame rate after '@' (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected a frame rate after '@' (WxH@FPS:KBPS)");
     if (*p++ != ':')
-        return fail(out, why, cap, "expected ':KBPS' after the frame rate (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected ':KBPS' after the frame rate (WxH@FPS:KBPS)");
     if (!read_uint(&p, &v.kbps))
-        return fail(out, why, cap, "expected a bit rate in kbit/s after ':' (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "expected a bit rate in kbit/s after ':' (WxH@FPS:KBPS)");
     if (*p != '\0')
-        return fail(out, why, cap, "unexpected characters after KBPS (WxH@FPS:KBPS)");
+        return spec_fail(out, why, cap, "unexpected characters after KBPS (WxH@FPS:KBPS)");
     if (v.width < EP_VIDEO_MIN_DIM || v.width > EP_VIDEO_MAX_DIM || v.height < EP_VIDEO_MIN_DIM ||
         v.height > EP_VIDEO_MAX_DIM)
-        return fail(out, why, cap, "width and height must be 16..7680");
+        return spec_fail(out, why, cap, "width and height must be 16..7680");
     if (v.fps < 1 || v.fps > EP_VIDEO_MAX_FPS)
-        return fail(out, why, cap, "the frame rate must be 1..120");
+        return spec_fail(out, why, cap, "the frame rate must be 1..120");
     if (v.kbps < EP_VIDEO_MIN_KBPS || v.kbps > EP_VIDEO_MAX_KBPS)
-        return fail(out, why, cap, "the bit rate must be 8..100000 kbit/s");
+        return spec_fail(out, why, cap, "the bit rate must be 8..100000 kbit/s");
     /* A keyframe is a few ordinary frames (media_source.c): keep even that
      * within the packet budget. */
     if (ep_video_frame_bytes(&v) * 4u > (size_t)EP_VIDEO_PACKET_BYTES * EP_VIDEO_MAX_PACKETS)
-        return fail(out, why, cap,
+        return spec_fail(out, why, cap,
                     "too many bits per frame: raise FPS or lower KBPS (at most about 19 KB a frame)");
     *out = v;
     return true;

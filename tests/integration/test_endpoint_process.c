@@ -9,6 +9,8 @@
  *   - a join the KMF's roster refuses: exit 3 and the KMF's reason;
  *   - --kmf-fingerprint pinning another certificate than the KMF's: the
  *     DTLS handshake fails with a clear message, exit 4, no key;
+ *   - --identity DIR: a roster that names a certificate admits the endpoint
+ *     holding it and refuses one with an ephemeral identity;
  *   - the command line: --help, and bad options exit 2 naming the option.
  *
  * The KMF runs with a roster in which conf1 is open (as --open would be)
@@ -30,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "daemon_test_util.h"
 #include "perc/dtls.h"
@@ -42,6 +45,8 @@ static pid_t g_pids[3] = {-1, -1, -1};
 
 typedef struct world {
     char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key, *roster;
+    char *ident_dir, *ident_cert, *ident_key;
+    char ident_fp[PERC_DTLS_FINGERPRINT_TEXT_LEN];
     char *log[3];
     char url[64];
     char mdd_fp[PERC_DTLS_FINGERPRINT_TEXT_LEN];
@@ -156,10 +161,26 @@ static int setup(void **state)
     dt_ident_free(&ca);
     dt_ident_free(&kmf);
     dt_ident_free(&mdd);
+    /* A persistent endpoint identity (what 'perc-tool identity new' makes)
+     * that only conf3's roster admits, by fingerprint. */
+    W.ident_dir = g_build_filename(W.dir, "ident", NULL);
+    assert_int_equal(g_mkdir(W.ident_dir, 0700), 0);
+    X509 *icert = NULL;
+    EVP_PKEY *ikey = NULL;
+    assert_int_equal(perc_dtls_identity_generate("carol", &icert, &ikey), PERC_OK);
+    W.ident_cert = dt_write_pem(W.ident_dir, "cert.pem", icert, NULL);
+    W.ident_key = dt_write_pem(W.ident_dir, "key.pem", NULL, ikey);
+    cert_fp(icert, W.ident_fp);
+    X509_free(icert);
+    EVP_PKEY_free(ikey);
     W.roster = g_build_filename(W.dir, "roster.json", NULL);
-    const char *roster = "{\"conferences\": {\"conf1\": {\"open\": true},"
-                         " \"conf2\": {\"open\": false, \"allow\": [{\"identity\": \"somebody\"}]}}}";
+    char *roster = g_strdup_printf(
+        "{\"conferences\": {\"conf1\": {\"open\": true},"
+        " \"conf2\": {\"open\": false, \"allow\": [{\"identity\": \"somebody\"}]},"
+        " \"conf3\": {\"open\": false, \"allow\": [{\"fingerprint\": \"%s\"}]}}}",
+        W.ident_fp);
     assert_true(g_file_set_contents(W.roster, roster, -1, NULL));
+    g_free(roster);
     static const char *names[3] = {"signaling.log", "kmf.log", "mdd.log"};
     for (int i = 0; i < 3; i++)
         W.log[i] = g_build_filename(W.dir, names[i], NULL);
@@ -169,7 +190,7 @@ static int setup(void **state)
     g_snprintf(sig_listen, sizeof sig_listen, "127.0.0.1:%u", sig_port);
     g_snprintf(kmf_listen, sizeof kmf_listen, "127.0.0.1:%u", kmf_port);
     g_snprintf(W.url, sizeof W.url, "ws://127.0.0.1:%u/", sig_port);
-    const char *sig_args[] = {g_bin[0], "--listen", sig_listen, "--conference", "conf1,conf2",
+    const char *sig_args[] = {g_bin[0], "--listen", sig_listen, "--conference", "conf1,conf2,conf3",
                               "--log-level", "debug", NULL};
     g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
     const char *kmf_args[] = {g_bin[1], "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
@@ -191,7 +212,14 @@ static int teardown(void **state)
 {
     (void)state;
     kill_all();
-    char **f[] = {&W.ca_pem, &W.kmf_pem, &W.kmf_key, &W.mdd_pem, &W.mdd_key, &W.roster};
+    /* dt_tmpdir_free removes files, not subdirectories. */
+    if (W.ident_dir) {
+        (void)g_remove(W.ident_cert);
+        (void)g_remove(W.ident_key);
+        (void)g_rmdir(W.ident_dir);
+    }
+    char **f[] = {&W.ca_pem,  &W.kmf_pem,  &W.kmf_key,   &W.mdd_pem,   &W.mdd_key,
+                  &W.roster,  &W.ident_dir, &W.ident_cert, &W.ident_key};
     for (size_t i = 0; i < G_N_ELEMENTS(f); i++)
         g_free(*f[i]);
     for (int i = 0; i < 3; i++)
@@ -369,6 +397,35 @@ static void test_wrong_pin(void **state)
     run_free(&r);
 }
 
+/* --identity DIR: the roster admits that certificate and nobody else. */
+static void test_identity(void **state)
+{
+    (void)state;
+    run_result r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf3",
+                                                 "--name", "carol", "--duration", "1",
+                                                 "--media-address", "127.0.0.1", "--identity",
+                                                 W.ident_dir, NULL});
+    EXPECT(r.code == 0, &r, "exit %d with the rostered identity", r.code);
+    EXPECT(strstr(r.err, W.ident_fp) != NULL, &r, "the identity's fingerprint is not the one used");
+    run_free(&r);
+    /* The same conference with an ephemeral identity: refused. */
+    r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf3", "--name",
+                                      "carol-2", "--duration", "1", "--media-address",
+                                      "127.0.0.1", NULL});
+    EXPECT(r.code == 3, &r, "exit %d without the identity, not 3", r.code);
+    run_free(&r);
+    /* A directory without the files: a usage error naming the file. */
+    char *empty = g_build_filename(W.dir, "empty-ident", NULL);
+    assert_int_equal(g_mkdir(empty, 0700), 0);
+    r = run_endpoint((const char *[]){"--signaling", W.url, "--conference", "conf3", "--identity",
+                                      empty, NULL});
+    EXPECT(r.code == 2 && strstr(r.err, "cert.pem"), &r, "an empty --identity DIR: exit %d",
+           r.code);
+    run_free(&r);
+    g_rmdir(empty);
+    g_free(empty);
+}
+
 static void expect_usage(const char *const *args, const char *needle)
 {
     run_result r = run_endpoint(args);
@@ -420,6 +477,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_three_participants),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_wrong_pin),
+        cmocka_unit_test(test_identity),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
