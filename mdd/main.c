@@ -58,6 +58,12 @@ static const perc_opt opts[] = {
      .help = "serve /metrics (Prometheus) and /stats.json over HTTP here"},
     {.name = "cascade", .type = PERC_OPT_FLAG,
      .help = "accept cascade links to other MDDs of a conference (RFC 8871 §4.5.1)"},
+#ifdef PERC_MDD_DISHONEST
+    {.name = "misbehave", .type = PERC_OPT_STRING, .metavar = "MODE[,MODE...]",
+     .help = "TEST BUILD: tamper with forwarded media: payload, timestamp, ssrc, replay, wrong-key"},
+    {.name = "misbehave-every", .type = PERC_OPT_UINT, .def = "10", .min = 1, .max = 1000000,
+     .help = "TEST BUILD: tamper with every N-th forwarded copy"},
+#endif
     {.name = "keylog", .type = PERC_OPT_STRING, .metavar = "FILE",
      .help = "DEBUG ONLY: append the tunnel's TLS key log lines (secrets!) to FILE"},
 };
@@ -254,6 +260,12 @@ int main(int argc, char **argv)
     mc.timeout_ns = d.liveness_ns;
     mc.audio_level_id = (uint8_t)level_id;
     mc.last_n = (size_t)last_n;
+#ifdef PERC_MDD_DISHONEST
+    uint64_t every = 10;
+    (void)perc_config_uint(cfg, "misbehave-every", &every);
+    if (!mdd_dishonest_configure(&mc, perc_config_string(cfg, "misbehave"), (unsigned)every))
+        goto out;
+#endif
     rc = perc_mdd_new(&mc, &d.core);
     if (rc != PERC_OK) {
         perc_log_error("forwarding core: %s", perc_strerror(rc));
@@ -351,6 +363,10 @@ out:
     EVP_PKEY_free(d.link_key);
     perc_deadline_timer_free(d.timer);
     perc_mdd_free(d.core); /* wipes every hop key */
+#ifdef PERC_MDD_DISHONEST
+    mdd_dishonest_report();
+    mdd_dishonest_free();
+#endif
     perc_tls_ctx_free(d.tls_ctx);
     g_hash_table_destroy(d.links);
     g_hash_table_destroy(d.by_participant);

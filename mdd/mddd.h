@@ -191,6 +191,17 @@ void mdd_siglink_endpoint_gone(mdd_siglink *l, const char *conference, const cha
                                const char *reason);
 void mdd_siglink_free(mdd_siglink *l);
 
+/* ---- dishonest.c (TEST ONLY: built into perc-mdd-dishonest) ---- */
+
+#ifdef PERC_MDD_DISHONEST
+/* Parses --misbehave and installs the forwarding core's tamper hook. */
+bool mdd_dishonest_configure(perc_mdd_config *mc, const char *modes, unsigned every);
+/* Called for each packet about to go to ep; true when it replaced it. */
+bool mdd_dishonest_send(mddd *d, mdd_endpoint *ep, const uint8_t *pkt, size_t len);
+void mdd_dishonest_report(void);
+void mdd_dishonest_free(void);
+#endif
+
 /* ---- metrics.c ---- */
 
 gboolean mdd_metrics_start(mddd *d, const perc_hostport *listen, GError **error);

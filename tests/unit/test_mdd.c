@@ -638,6 +638,47 @@ static void test_cascade_link(void **state)
     perc_mdd_free(m2);
 }
 
+static int g_tampered;
+static void flip_payload(void *user, uint64_t receiver, uint8_t *pt, size_t len)
+{
+    (void)user;
+    (void)receiver;
+    perc_rtp_header h;
+    assert_int_equal(perc_rtp_parse_header(pt, len, &h), PERC_OK);
+    pt[h.header_len + 1] ^= 0x40; /* a bit of the inner ciphertext */
+    g_tampered++;
+}
+
+/* The test-only tamper hook: what a dishonest MD changes under a correct
+ * outer seal passes the hop check at the receiver and fails the inner one
+ * (RFC 8723 §5.3: the end-to-end layer is what protects media from the MD). */
+static void test_tamper_hook(void **state)
+{
+    (void)state;
+    perc_mdd_config cfg = {.tamper = flip_payload};
+    perc_mdd *m = mdd_with(&cfg, 0);
+    uint8_t plain[300], out[PERC_MDD_MAX_PACKET + 64];
+    size_t plen, olen;
+    uint64_t h;
+    g_tampered = 0;
+    send_rtp(m, &g_ep[0], 77, -1, 1, plain, &plen);
+    assert_int_equal(g_tampered, 2); /* one copy per receiver */
+    while (perc_mdd_pop(m, &h, out, sizeof out, &olen) == PERC_OK) {
+        ep *r = ep_of(h);
+        perc_ekt_field f;
+        assert_int_equal(perc_ekt_field_find(out, olen, &f), PERC_OK);
+        uint8_t copy[PERC_MDD_MAX_PACKET + 64];
+        memcpy(copy, out, f.srtp_len);
+        size_t n;
+        /* The hop layer verifies: the MD sealed what it tampered with. */
+        assert_int_equal(perc_srtp_open(r->s_in, copy, f.srtp_len, 0, &n), PERC_OK);
+        /* The end-to-end layer does not. */
+        assert_int_equal(perc_double_unprotect(r->s_in, 0, g_ep[0].inner, 0, out, f.srtp_len, &n),
+                         PERC_ERR_AUTH);
+    }
+    perc_mdd_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_ssrc_in_use),
         cmocka_unit_test(test_nack_translated),
         cmocka_unit_test(test_cascade_link),
+        cmocka_unit_test(test_tamper_hook),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

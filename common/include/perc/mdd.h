@@ -64,6 +64,14 @@ typedef struct perc_mdd_config {
     uint8_t audio_level_id;     /* RFC 6464 extension id (1..255), 0: none */
     size_t last_n;              /* 0: forward every sender */
     uint64_t hold_ns;           /* last-N hysteresis; 0: PERC_MDD_DEFAULT_HOLD_NS */
+    /* TEST ONLY, for the dishonest-Media-Distributor scenarios: called
+     * with each receiver's own copy of an RTP outer plaintext (header,
+     * inner ciphertext and tag, OHB) just before it is sealed for that
+     * receiver; it may change bytes in place (not the length). What an MD
+     * can do there is exactly what a malicious MD can do, so receivers must
+     * catch it at the inner layer. NULL in every real deployment. */
+    void (*tamper)(void *user, uint64_t receiver, uint8_t *plaintext, size_t len);
+    void *tamper_user;
 } perc_mdd_config;
 
 typedef struct perc_mdd_stats {

@@ -555,14 +555,17 @@ static void forward_to(perc_mdd *m, mdd_endpoint *src, mdd_endpoint *r,
     /* The usual case (a stream never paused keeps its SEQ) encrypts
      * straight from the shared plaintext into the slot, one pass over the
      * payload; a renumbered copy is rewritten first, then sealed in place. */
-    bool direct = out_seq == in_seq;
+    bool direct = out_seq == in_seq && !m->cfg.tamper;
     if (!direct) {
         memcpy(slot->data, m->work, len);
         perc_relay_change chg = {.set_seq = true, .seq = out_seq};
-        if (perc_double_rewrite(slot->data, len, sizeof slot->data, &chg, &n) != PERC_OK) {
+        if (out_seq != in_seq &&
+            perc_double_rewrite(slot->data, len, sizeof slot->data, &chg, &n) != PERC_OK) {
             src->stats.drop_malformed++;
             return;
         }
+        if (m->cfg.tamper)
+            m->cfg.tamper(m->cfg.tamper_user, r->handle, slot->data, n);
     }
     /* Only a SEQ ahead of the last one moves last_out (reordering). */
     if (!t->st.started || (int16_t)(out_seq - t->last_out) > 0)
