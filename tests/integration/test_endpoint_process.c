@@ -11,6 +11,11 @@
  *     DTLS handshake fails with a clear message, exit 4, no key;
  *   - --identity DIR: a roster that names a certificate admits the endpoint
  *     holding it and refuses one with an ephemeral identity;
+ *   - bad input, with the test playing a lying signaling server and a
+ *     hostile Media Distributor: junk JSON and unsolicited replies are
+ *     logged and the join times out (exit 4); `unavailable` is reported;
+ *     a garbage datagram and RTP from an unknown SSRC are dropped with a
+ *     log line, and a DTLS alert ends the attempt with a clear message;
  *   - the command line: --help, and bad options exit 2 naming the option.
  *
  * The KMF runs with a roster in which conf1 is open (as --open would be)
@@ -36,6 +41,11 @@
 
 #include "daemon_test_util.h"
 #include "perc/dtls.h"
+#include "perc/sdp.h"
+#include "perc/signaling.h"
+#include "perc_daemon/addr.h"
+#include "perc_daemon/ice.h"
+#include "perc_daemon/ws.h"
 
 #define TOKEN "daemon-secret-789"
 #define WAIT_MS 20000
@@ -426,6 +436,295 @@ static void test_identity(void **state)
     g_free(empty);
 }
 
+
+/* ---- a lying signaling server and a hostile Media Distributor ------------------- */
+
+/* The test plays signaling (a WebSocket server speaking perc-signaling)
+ * and, when asked, the MDD (an ICE-lite agent on 127.0.0.1): it answers the
+ * join as the scenario says and throws bad input at the endpoint. No KMF
+ * exists, so the endpoint never gets a key. */
+typedef enum fake_mode {
+    FAKE_GARBAGE_THEN_SILENCE = 1, /* junk JSON, an answer without its join, then nothing */
+    FAKE_UNAVAILABLE,              /* the join gets error unavailable */
+    FAKE_HOSTILE_MDD,              /* a real answer, then junk datagrams and a DTLS alert */
+} fake_mode;
+
+typedef struct fake {
+    fake_mode mode;
+    GMainContext *ctx;
+    GMainLoop *loop;
+    perc_ws_context *ws;
+    perc_ws_server *srv;
+    perc_ice_agent *agent;
+    perc_ice_stream *ice;
+    int gathered, dtls_seen, sent_junk;
+    uint64_t conn;
+    bool child_done;
+    int child_status;
+} fake;
+
+static fake F;
+
+static void fake_send(const perc_sig_msg *m)
+{
+    static char buf[PERC_SIG_MAX_MESSAGE + 1];
+    size_t len = 0;
+    assert_int_equal(perc_sig_encode(m, buf, sizeof buf, &len, NULL), PERC_OK);
+    GError *err = NULL;
+    assert_true(perc_ws_server_send(F.srv, F.conn, buf, len, &err));
+}
+
+static void fake_send_raw(const char *text)
+{
+    GError *err = NULL;
+    assert_true(perc_ws_server_send(F.srv, F.conn, text, strlen(text), &err));
+}
+
+/* The answer: our ICE-lite transport, and a KMF that does not exist. */
+static void fake_answer(const perc_sig_msg *join)
+{
+    const perc_sdp *offer = join->sdp_model;
+    assert_non_null(offer);
+    const char *ufrag, *pwd;
+    assert_int_equal(perc_sdp_effective_ice(offer, 0, &ufrag, &pwd), PERC_OK);
+    GError *err = NULL;
+    assert_true(perc_ice_stream_set_remote_credentials(F.ice, ufrag, pwd, &err));
+    for (size_t i = 0; i < offer->media[0].candidate_count; i++) {
+        char text[PERC_SDP_MAX_LINE];
+        assert_int_equal(perc_sdp_candidate_format(&offer->media[0].candidates[i], text,
+                                                   sizeof text, NULL),
+                         PERC_OK);
+        assert_true(perc_ice_stream_add_remote_candidate(F.ice, text, &err));
+    }
+    char *my_ufrag, *my_pwd;
+    assert_true(perc_ice_stream_local_credentials(F.ice, &my_ufrag, &my_pwd));
+    char **cands = perc_ice_stream_local_candidates(F.ice);
+    GString *sdp = g_string_new(NULL);
+    g_string_append_printf(sdp,
+                           "v=0\r\no=perc-signaling 7 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                           "a=ice-lite\r\na=group:BUNDLE a0\r\n"
+                           "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 127.0.0.1\r\n"
+                           "a=mid:a0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+                           "a=fingerprint:sha-256 %s\r\na=setup:passive\r\n"
+                           "a=tls-id:TheKmfThatIsNotThere0123456789\r\na=sendrecv\r\na=rtcp-mux\r\n"
+                           "a=rtpmap:111 opus/48000/2\r\n",
+                           my_ufrag, my_pwd, W.mdd_fp);
+    for (char **c = cands; *c; c++)
+        g_string_append_printf(sdp, "a=%s\r\n", *c);
+    g_string_append(sdp, "a=end-of-candidates\r\n");
+    g_strfreev(cands);
+    g_free(my_ufrag);
+    g_free(my_pwd);
+    perc_sig_msg a;
+    perc_sig_msg_init(&a);
+    a.type = PERC_SIG_ANSWER;
+    a.re = join->id;
+    a.sdp = sdp->str;
+    a.participant = "p1";
+    a.mdd = "mdd-fake";
+    fake_send(&a);
+    g_string_free(sdp, TRUE);
+}
+
+static void fake_on_message(void *user, perc_ws_server *srv, uint64_t conn, const char *text,
+                            size_t len)
+{
+    (void)user;
+    (void)srv;
+    F.conn = conn;
+    perc_sig_msg m;
+    perc_sig_error e;
+    if (perc_sig_decode(text, len, &m, &e) != PERC_OK)
+        return; /* e.g. the endpoint's error about our junk */
+    perc_sig_msg r;
+    perc_sig_msg_init(&r);
+    if (m.type == PERC_SIG_HELLO) {
+        r.type = PERC_SIG_WELCOME;
+        r.re = m.id;
+        r.session = "c1";
+        fake_send(&r);
+    } else if (m.type == PERC_SIG_JOIN) {
+        switch (F.mode) {
+        case FAKE_GARBAGE_THEN_SILENCE:
+            fake_send_raw("this is not JSON");
+            fake_send_raw("{\"type\":\"answer\",\"re\":\"nobody\",\"sdp\":\"v=0\"}");
+            fake_send_raw("{\"type\":\"no-such-type\"}");
+            /* An answer to a join it never made: ignored, the join still waits. */
+            r.type = PERC_SIG_OK;
+            r.re = "leave-99";
+            fake_send(&r);
+            break;
+        case FAKE_UNAVAILABLE:
+            r.type = PERC_SIG_ERROR;
+            r.re = m.id;
+            r.code = PERC_SIG_E_UNAVAILABLE;
+            r.reason = "no Media Distributor is connected";
+            fake_send(&r);
+            break;
+        case FAKE_HOSTILE_MDD:
+            fake_answer(&m);
+            break;
+        }
+    } else if (m.type == PERC_SIG_LEAVE) {
+        r.type = PERC_SIG_OK;
+        r.re = m.id;
+        fake_send(&r);
+    }
+    perc_sig_msg_clear(&m);
+}
+
+static const perc_ws_server_callbacks fake_ws_cbs = {NULL, fake_on_message, NULL, NULL};
+
+static gboolean fake_junk(gpointer user)
+{
+    (void)user;
+    /* Not DTLS, RTP or RTCP (RFC 7983: first octet 255). */
+    static const uint8_t garbage[] = {0xFF, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
+    assert_true(perc_ice_stream_send(F.ice, garbage, sizeof garbage));
+    /* RTP from an SSRC nobody announced, with no key anywhere. */
+    uint8_t rtp[64] = {0x80, 111, 0x12, 0x34, 0, 0, 0x10, 0, 0xDE, 0xAD, 0xBE, 0xEF};
+    for (size_t i = 12; i < sizeof rtp; i++)
+        rtp[i] = (uint8_t)i;
+    assert_true(perc_ice_stream_send(F.ice, rtp, sizeof rtp));
+    /* A fatal handshake_failure alert in the clear (epoch 0), as a KMF
+     * that refuses us would send (RFC 6347 §4.1, RFC 5246 §7.2). */
+    static const uint8_t alert[] = {21, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40};
+    assert_true(perc_ice_stream_send(F.ice, alert, sizeof alert));
+    F.sent_junk++;
+    return G_SOURCE_REMOVE;
+}
+
+static void fake_ice_recv(void *user, perc_ice_stream *s, const uint8_t *data, size_t len)
+{
+    (void)user;
+    (void)s;
+    /* The endpoint's ClientHello: it started DTLS, now the junk. */
+    if (len > 0 && data[0] == 22 && F.dtls_seen++ == 0) {
+        GSource *src = g_timeout_source_new(100); /* on our context, not the default one */
+        g_source_set_callback(src, fake_junk, NULL, NULL);
+        g_source_attach(src, F.ctx);
+        g_source_unref(src);
+    }
+}
+
+static void fake_ice_gathered(void *user, perc_ice_stream *s)
+{
+    (void)user;
+    (void)s;
+    F.gathered++;
+}
+
+static const perc_ice_callbacks fake_ice_cbs = {fake_ice_gathered, NULL, fake_ice_recv};
+
+static void fake_child_exit(GPid pid, gint status, gpointer user)
+{
+    (void)user;
+    g_spawn_close_pid(pid);
+    F.child_status = status;
+    F.child_done = true;
+}
+
+static gboolean p_child_done(void *d)
+{
+    (void)d;
+    return F.child_done;
+}
+
+/* Runs perc-endpoint against the fake; returns its exit code and stderr. */
+static run_result run_fake(fake_mode mode)
+{
+    memset(&F, 0, sizeof F);
+    F.mode = mode;
+    F.ctx = g_main_context_new();
+    g_main_context_push_thread_default(F.ctx);
+    F.loop = g_main_loop_new(F.ctx, FALSE);
+    GError *err = NULL;
+    F.ws = perc_ws_context_new(F.loop, &err);
+    assert_non_null(F.ws);
+    perc_ws_server_options so;
+    memset(&so, 0, sizeof so);
+    assert_true(perc_hostport_parse("127.0.0.1:0", &so.listen, &err));
+    so.subprotocol = PERC_SIG_SUBPROTOCOL;
+    F.srv = perc_ws_server_new(F.ws, &so, &fake_ws_cbs, NULL, &err);
+    assert_non_null(F.srv);
+    static const char *const lo[] = {"127.0.0.1"};
+    perc_ice_agent_options io = {.lite = true, .addresses = lo, .n_addresses = 1};
+    F.agent = perc_ice_agent_new(F.ctx, &io, &err);
+    assert_non_null(F.agent);
+    F.ice = perc_ice_stream_new(F.agent, &fake_ice_cbs, NULL, &err);
+    assert_non_null(F.ice);
+    assert_true(dt_wait_count(F.ctx, &F.gathered, 1, WAIT_MS));
+
+    char url[64], *errfile = g_build_filename(W.dir, "fake-endpoint.err", NULL);
+    g_snprintf(url, sizeof url, "ws://127.0.0.1:%u/", perc_ws_server_port(F.srv));
+    const char *args[] = {g_bin[3], "--signaling", url, "--conference", "conf1", "--name",
+                          "victim", "--duration", "2", "--media-address", "127.0.0.1",
+                          "--connect-timeout", "3", NULL};
+    int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        dup2(open("/dev/null", O_WRONLY), 1);
+        execv(args[0], (char *const *)(uintptr_t)args);
+        _exit(127);
+    }
+    close(fd);
+    GSource *watch = g_child_watch_source_new(pid);
+    g_source_set_callback(watch, G_SOURCE_FUNC(fake_child_exit), NULL, NULL);
+    g_source_attach(watch, F.ctx);
+    g_source_unref(watch);
+    bool done = dt_wait(F.ctx, p_child_done, NULL, WAIT_MS);
+    if (!done)
+        kill(pid, SIGKILL);
+    run_result r = {-1, g_strdup(""), NULL};
+    assert_true(g_file_get_contents(errfile, &r.err, NULL, NULL));
+    r.code = done && WIFEXITED(F.child_status) ? WEXITSTATUS(F.child_status) : -1;
+    dt_spin(F.ctx, 20);
+    perc_ice_agent_free(F.agent);
+    perc_ws_server_free(F.srv);
+    perc_ws_context_free(F.ws);
+    g_main_loop_unref(F.loop);
+    g_main_context_pop_thread_default(F.ctx);
+    g_main_context_unref(F.ctx);
+    (void)g_remove(errfile);
+    g_free(errfile);
+    return r;
+}
+
+/* Junk from signaling is answered and logged; the join then times out. */
+static void test_lying_signaling(void **state)
+{
+    (void)state;
+    run_result r = run_fake(FAKE_GARBAGE_THEN_SILENCE);
+    EXPECT(r.code == 4, &r, "exit %d, not 4", r.code);
+    EXPECT(strstr(r.err, "signaling: bad message") != NULL, &r, "junk JSON not reported");
+    EXPECT(strstr(r.err, "no answer to the join within 3 s") != NULL, &r, "no clear timeout");
+    run_free(&r);
+    r = run_fake(FAKE_UNAVAILABLE);
+    EXPECT(r.code == 4, &r, "exit %d, not 4", r.code);
+    EXPECT(strstr(r.err, "join failed: unavailable: no Media Distributor is connected") != NULL, &r,
+           "no clear message for unavailable");
+    run_free(&r);
+}
+
+/* Garbage, RTP from an unknown SSRC and a DTLS alert over the media path:
+ * the first two are dropped with a log line, the alert ends the attempt. */
+static void test_hostile_mdd(void **state)
+{
+    (void)state;
+    run_result r = run_fake(FAKE_HOSTILE_MDD);
+    EXPECT(F.sent_junk == 1, &r, "the endpoint never started DTLS");
+    EXPECT(r.code == 4, &r, "exit %d, not 4", r.code);
+    EXPECT(strstr(r.err, "not DTLS, RTP or RTCP") != NULL, &r, "garbage not reported");
+    EXPECT(strstr(r.err, "dropped RTP from SSRC deadbeef (an unknown sender") != NULL, &r,
+           "unknown SSRC not reported");
+    EXPECT(strstr(r.err, "the DTLS association with the KMF ended") != NULL, &r,
+           "the alert did not end the association clearly");
+    run_free(&r);
+}
+
 static void expect_usage(const char *const *args, const char *needle)
 {
     run_result r = run_endpoint(args);
@@ -478,6 +777,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_wrong_pin),
         cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_lying_signaling),
+        cmocka_unit_test(test_hostile_mdd),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
