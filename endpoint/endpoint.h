@@ -55,6 +55,7 @@ typedef struct ep_session ep_session;
 
 typedef struct ep_options {
     const char *signaling_url;
+    const char *signaling_ca;        /* wss:// trust anchors; NULL: system store */
     const char *conference;
     const char *token;               /* a secret: never logged */
     const char *name;                /* display identity (NAME-i with several) */
@@ -229,7 +230,7 @@ struct ep_session {
     uint64_t start_ns, join_ns, answer_ns, ice_ns, connected_ns, ready_ns, media_ns;
 
     ep_stats stats;
-    perc_log_limiter lim_garbage, lim_reject, lim_send, lim_unknown, lim_rtcp;
+    perc_log_limiter lim_garbage, lim_reject, lim_send, lim_payload, lim_rtcp;
 };
 
 /* Creates the session: identity, ICE agent and stream, signaling client.

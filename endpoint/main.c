@@ -32,6 +32,8 @@
 static const perc_opt opts[] = {
     {.name = "signaling", .type = PERC_OPT_STRING, .required = true, .metavar = "URL",
      .help = "perc-signaling WebSocket URL (ws:// or wss://)"},
+    {.name = "signaling-ca", .type = PERC_OPT_FILE, .metavar = "PEM",
+     .help = "trust anchors for wss:// (default: the system store)"},
     {.name = "conference", .type = PERC_OPT_STRING, .required = true, .metavar = "ID",
      .help = "the conference to join"},
     {.name = "token", .type = PERC_OPT_STRING, .metavar = "TOKEN",
@@ -252,6 +254,7 @@ static void parse_options(perc_config *cfg, ep_options *o, char **name_out, char
             usage_error("--signaling: %s", e->message);
         g_free(path);
     }
+    o->signaling_ca = perc_config_string(cfg, "signaling-ca");
     o->conference = perc_config_string(cfg, "conference");
     if (!perc_sig_valid_name(o->conference))
         usage_error("--conference: '%.64s' is not 1..64 characters of A-Z a-z 0-9 . _ -",

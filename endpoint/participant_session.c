@@ -957,7 +957,8 @@ bool ep_session_start(ep_session *s, ep_app *app, unsigned index, GError **err)
     hello.role = PERC_SIG_ROLE_ENDPOINT;
     hello.conference = o->conference;
     hello.token = o->token;
-    perc_sigclient_options so = {.url = o->signaling_url, .hello = &hello};
+    perc_sigclient_options so = {.url = o->signaling_url, .ca_file = o->signaling_ca,
+                                 .hello = &hello};
     s->sig = perc_sigclient_new(app->ws, &so, &g_sig_cbs, s, err);
     if (!s->sig)
         return false;

@@ -110,7 +110,7 @@ void ep_stats_on_frame(ep_session *s, const perc_participant_frame *f)
      * on another SSRC's stream was misrouted or spliced. */
     if (rc != PERC_OK || sp.sender_id != f->ssrc || sp.rtp_ts != f->timestamp) {
         t->payload_bad++;
-        perc_log_limited(&s->lim_unknown, PERC_LOG_WARN,
+        perc_log_limited(&s->lim_payload, PERC_LOG_WARN,
                          "%s: SSRC %08x: a verified packet whose synthetic payload is wrong (%s)",
                          s->name, f->ssrc,
                          rc != PERC_OK              ? perc_synth_status_name(why)
