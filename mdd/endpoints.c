@@ -79,6 +79,11 @@ static void on_state(void *user, perc_ice_stream *s, perc_ice_state st)
 {
     mdd_endpoint *ep = user;
     if (st == PERC_ICE_READY || st == PERC_ICE_CONNECTED) {
+        GBytes *b;
+        while ((b = g_queue_pop_head(ep->held))) {
+            mdd_endpoint_send(ep->d, ep, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+            g_bytes_unref(b);
+        }
         char addr[64] = "?";
         (void)perc_ice_stream_remote_address(s, addr, sizeof addr);
         perc_log_info("%s/%s: ICE %s with %s", ep->conference, ep->participant,
@@ -97,6 +102,7 @@ static void endpoint_free(gpointer p)
 {
     mdd_endpoint *ep = p;
     perc_ice_stream_free(ep->ice);
+    g_queue_free_full(ep->held, (GDestroyNotify)g_bytes_unref);
     g_free(ep->conference);
     g_free(ep->participant);
     g_free(ep->offer_re);
@@ -149,6 +155,7 @@ mdd_endpoint *mdd_endpoint_create(mddd *d, const char *conference, const char *p
     ep->conference = g_strdup(conference);
     ep->participant = g_strdup(participant);
     ep->offer_re = g_strdup(re);
+    ep->held = g_queue_new();
     int rc = perc_mdd_endpoint_add(d->core, ep->handle, perc_clock_now_ns());
     if (rc != PERC_OK) {
         g_set_error(error, PERC_DAEMON_ERROR, PERC_DAEMON_ERROR_LIMIT,
@@ -214,6 +221,20 @@ void mdd_endpoint_send(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t le
         return;
     }
     ep->bytes_out += len;
+}
+
+void mdd_endpoint_send_dtls(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len)
+{
+    perc_ice_state st = perc_ice_stream_state(ep->ice);
+    if (st == PERC_ICE_CONNECTED || st == PERC_ICE_READY) {
+        mdd_endpoint_send(d, ep, data, len);
+        return;
+    }
+    if (g_queue_get_length(ep->held) >= MDD_HELD_DTLS) {
+        d->n.drop_send++; /* DTLS retransmits */
+        return;
+    }
+    g_queue_push_tail(ep->held, g_bytes_new(data, len));
 }
 
 /* ---- the core's output -------------------------------------------------------- */

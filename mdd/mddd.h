@@ -60,6 +60,10 @@ typedef struct mdd_endpoint {
     char *participant;
     char *offer_re;             /* endpoint-offer id still to answer; NULL once answered */
     perc_ice_stream *ice;
+    /* DTLS from the KMF that arrived before ICE could send (the lite agent
+     * learns the pair only from the endpoint's nominating check): sent as
+     * soon as it can, so the endpoint's first flight is not lost. */
+    GQueue *held;
     bool keyed;                 /* MediaKeys installed */
     uint64_t bytes_in, bytes_out;
     /* Bit rates over the last metrics tick (bits per second). */
@@ -129,6 +133,10 @@ void mdd_endpoint_remove_all(mddd *d, const char *reason);
 void mdd_core_forget(mddd *d, uint64_t handle);
 /* Sends a datagram to the endpoint (from the tunnel or the core). */
 void mdd_endpoint_send(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len);
+/* DTLS for the endpoint: sent now, or held (up to MDD_HELD_DTLS
+ * datagrams) until its ICE pair works. */
+#define MDD_HELD_DTLS 16
+void mdd_endpoint_send_dtls(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len);
 
 /* ---- links.c ---- */
 

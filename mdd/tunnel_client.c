@@ -72,7 +72,7 @@ static void on_event(void *user, const perc_tunnel_md_event *ev)
     case PERC_TUNNEL_MD_DTLS_TO_ENDPOINT:
         if (ep) {
             d->n.dtls_out++;
-            mdd_endpoint_send(d, ep, ev->dtls.ptr, ev->dtls.len);
+            mdd_endpoint_send_dtls(d, ep, ev->dtls.ptr, ev->dtls.len);
         }
         break;
     case PERC_TUNNEL_MD_INSTALL_KEYS:

@@ -136,21 +136,31 @@ char *dt_tmpdir_new(void)
     return dir;
 }
 
-void dt_tmpdir_free(char *dir)
+/* Removes dir and everything below it (tests make subdirectories:
+ * identities, recordings). Symbolic links are removed, not followed. */
+static void remove_tree(const char *dir)
 {
-    if (!dir)
-        return;
     GDir *d = g_dir_open(dir, 0, NULL);
     if (d) {
         const char *name;
         while ((name = g_dir_read_name(d))) {
             char *path = g_build_filename(dir, name, NULL);
-            (void)g_remove(path);
+            if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
+                remove_tree(path);
+            else
+                (void)g_remove(path);
             g_free(path);
         }
         g_dir_close(d);
     }
     (void)g_rmdir(dir);
+}
+
+void dt_tmpdir_free(char *dir)
+{
+    if (!dir)
+        return;
+    remove_tree(dir);
     g_free(dir);
 }
 
