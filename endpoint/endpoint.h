@@ -72,6 +72,8 @@ typedef struct ep_options {
     bool have_key_change_delay;
     uint64_t key_change_delay_ms;
     uint64_t connect_timeout_s;      /* start to keyed */
+    bool rejoin;                     /* join again after losing the MDD, KMF or signaling */
+    const char *export_keys;         /* TEST ONLY: append EKTKeys (secrets!) to this file */
 } ep_options;
 
 /* ---- the synthetic media source (media_source.c) ------------------------------ */
@@ -149,6 +151,7 @@ typedef struct ep_stats {
     uint64_t send_errors;
     uint64_t ice_send_failures;
     uint64_t garbage_in;             /* datagrams that are neither DTLS, RTP nor RTCP */
+    uint64_t rejoins;                /* --rejoin: times the session joined again */
 } ep_stats;
 
 ep_roster_entry *ep_stats_roster_add(ep_stats *st, const perc_sig_msg *joined, uint64_t now);
@@ -231,6 +234,11 @@ struct ep_session {
 
     ep_stats stats;
     perc_log_limiter lim_garbage, lim_reject, lim_send, lim_payload, lim_rtcp;
+
+    /* --rejoin */
+    guint rejoin_src;
+    unsigned rejoin_delay_ms;        /* backoff, reset once keyed */
+    bool no_rejoin;                  /* the next failure is final (connect timeout) */
 };
 
 /* Creates the session: identity, ICE agent and stream, signaling client.

@@ -65,6 +65,12 @@ static const perc_opt opts[] = {
              "default 250)"},
     {.name = "connect-timeout", .type = PERC_OPT_UINT, .def = "30", .min = 1, .max = 3600,
      .metavar = "SECONDS", .help = "give up when not keyed this long after start (exit 4)"},
+    {.name = "rejoin", .type = PERC_OPT_FLAG,
+     .help = "when the MDD, the KMF association or signaling is lost, join again (with "
+             "backoff) instead of exiting; --connect-timeout bounds each attempt"},
+    {.name = "export-keys", .type = PERC_OPT_STRING, .metavar = "FILE",
+     .help = "TESTING ONLY: append every EKTKey received (a secret!) to FILE, for tests that "
+             "show a departed participant's keys open nothing sent after a re-key"},
 };
 
 static const perc_config_spec spec = {
@@ -295,6 +301,11 @@ static void parse_options(perc_config *cfg, ep_options *o, char **name_out, char
     (void)perc_config_uint(cfg, "duration", &o->duration_s);
     o->connect_timeout_s = 30;
     (void)perc_config_uint(cfg, "connect-timeout", &o->connect_timeout_s);
+    o->rejoin = perc_config_flag(cfg, "rejoin");
+    o->export_keys = perc_config_string(cfg, "export-keys");
+    if (o->export_keys)
+        perc_log_warn("--export-keys: EKTKeys (secrets) are written to %s: TESTING ONLY",
+                      o->export_keys);
     if (perc_config_uint(cfg, "key-change-delay", &o->key_change_delay_ms))
         o->have_key_change_delay = true;
     const char *addr_text = perc_config_string(cfg, "media-address");

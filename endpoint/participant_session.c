@@ -15,6 +15,7 @@
  * failed join, a failed ICE or DTLS association, signaling ending our
  * participation, or not being keyed within --connect-timeout. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,7 @@ static void send_leave(ep_session *s)
 }
 
 static void fail(ep_session *s, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static bool schedule_rejoin(ep_session *s);
 
 /* The session is over for a reason other than our own leave. */
 static void fail(ep_session *s, int code, const char *fmt, ...)
@@ -115,6 +117,17 @@ static void fail(ep_session *s, int code, const char *fmt, ...)
     va_start(ap, fmt);
     g_vsnprintf(s->error, sizeof s->error, fmt, ap);
     va_end(ap);
+    if (code == EP_EXIT_CONNECT && schedule_rejoin(s)) {
+        /* --rejoin: the same clean-up, then a new join (see below). */
+        ep_session_stop_media(s);
+        close_association(s);
+        if (was == EP_SESS_KEYING || was == EP_SESS_MEDIA)
+            send_leave(s);
+        cancel_connect_timeout(s);
+        perc_deadline_timer_cancel(s->timer);
+        ep_app_session_changed(s->app);
+        return;
+    }
     s->exit_code = code;
     s->state = EP_SESS_FAILED;
     perc_log_error("%s: %s", s->name, s->error);
@@ -127,6 +140,66 @@ static void fail(ep_session *s, int code, const char *fmt, ...)
     cancel_connect_timeout(s);
     perc_deadline_timer_cancel(s->timer);
     ep_app_session_changed(s->app);
+}
+
+/* ---- --rejoin ------------------------------------------------------------------------- */
+
+static const perc_ice_callbacks g_ice_cbs;
+static gboolean on_connect_timeout(gpointer user);
+
+/* A new attempt: a fresh association (new participant core, new ICE
+ * stream and credentials, new tls-id: RFC 8842 wants a new one per
+ * association) on the same signaling connection, identity and SSRCs, so
+ * the others see the same streams continue under new keys. */
+static gboolean do_rejoin(gpointer user)
+{
+    ep_session *s = user;
+    s->rejoin_src = 0;
+    if (s->app->stopping || ep_session_finished(s))
+        return G_SOURCE_REMOVE;
+    perc_participant_free(s->p); /* wipes its keys */
+    s->p = NULL;
+    s->started = false;
+    perc_ice_stream_free(s->ice);
+    s->ice = NULL;
+    s->gathered = false;
+    s->ice_state = PERC_ICE_GATHERING;
+    s->participant[0] = s->mdd[0] = s->join_id[0] = s->leave_id[0] = '\0';
+    s->ice_ns = s->connected_ns = s->ready_ns = s->answer_ns = 0;
+    uint8_t raw[16];
+    GError *err = NULL;
+    if (perc_daemon_random(NULL, raw, sizeof raw) != PERC_OK ||
+        perc_hex_encode(raw, sizeof raw, s->tls_id, sizeof s->tls_id) != PERC_OK ||
+        !(s->ice = perc_ice_stream_new(s->agent, &g_ice_cbs, s, &err))) {
+        s->no_rejoin = true;
+        fail(s, EP_EXIT_CONNECT, "cannot rejoin: %s", err ? err->message : "no randomness");
+        if (err)
+            g_error_free(err);
+        return G_SOURCE_REMOVE;
+    }
+    s->state = EP_SESS_CONNECTING;
+    s->stats.rejoins++;
+    s->connect_timeout_src =
+        g_timeout_add_seconds((guint)s->app->opt.connect_timeout_s, on_connect_timeout, s);
+    perc_log_info("%s: joining again (attempt %" G_GUINT64_FORMAT ")", s->name, s->stats.rejoins);
+    return G_SOURCE_REMOVE;
+}
+
+/* With --rejoin, a lost MDD, KMF association or signaling connection is
+ * not the end: schedule a new join after a backoff (0.25 s doubling to
+ * 4 s, reset once keyed). false when this failure is final. */
+static bool schedule_rejoin(ep_session *s)
+{
+    if (!s->app->opt.rejoin || s->no_rejoin || s->app->stopping)
+        return false;
+    s->rejoin_delay_ms = s->rejoin_delay_ms ? MIN(s->rejoin_delay_ms * 2, 4000u) : 250u;
+    perc_log_warn("%s: %s; rejoining in %u ms", s->name, s->error, s->rejoin_delay_ms);
+    if (s->rejoin_src)
+        g_source_remove(s->rejoin_src);
+    s->rejoin_src = g_timeout_add(s->rejoin_delay_ms, do_rejoin, s);
+    s->state = EP_SESS_CONNECTING; /* not finished: the app keeps running */
+    s->gathered = false;           /* nothing joins before do_rejoin */
+    return true;
 }
 
 /* ---- datagrams out and the timer ---------------------------------------------- */
@@ -167,6 +240,34 @@ static const char *remote_name(ep_session *s, uint32_t ssrc)
     return r ? r->identity : "an unknown sender";
 }
 
+/* TEST ONLY (--export-keys): one line per EKTKey, "EKTKEY <name> <spi>
+ * <cipher> <key hex>", appended to a file only the owner can read. The
+ * key is a secret: this exists so a test can hand a departed participant's
+ * keys to perc-tool and show they open nothing sent after the re-key. */
+static void export_ekt_key(ep_session *s)
+{
+    perc_ekt_params prm;
+    if (perc_participant_export_ekt_params(s->p, &prm) != PERC_OK)
+        return;
+    char hex[2 * PERC_EKT_MAX_EKTKEY_LEN + 1];
+    int fd = open(s->app->opt.export_keys, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0 && perc_hex_encode(prm.key, prm.key_len, hex, sizeof hex) == PERC_OK) {
+        char *line = g_strdup_printf("EKTKEY %s %u %u %s\n", s->name, prm.spi,
+                                     (unsigned)prm.cipher, hex);
+        ssize_t w = write(fd, line, strlen(line));
+        if (w < 0 || (size_t)w != strlen(line))
+            perc_log_warn("%s: --export-keys: write failed", s->name);
+        perc_wipe(line, strlen(line));
+        g_free(line);
+    } else {
+        perc_log_warn("%s: --export-keys: cannot write %s", s->name, s->app->opt.export_keys);
+    }
+    if (fd >= 0)
+        close(fd);
+    perc_wipe(hex, sizeof hex);
+    perc_ekt_params_wipe(&prm);
+}
+
 static void on_core_event(ep_session *s, const perc_participant_event *ev)
 {
     uint64_t now = perc_clock_now_ns();
@@ -179,11 +280,14 @@ static void on_core_event(ep_session *s, const perc_participant_event *ev)
                       s->name, ev->profile);
         break;
     case PERC_PARTICIPANT_EV_EKT_KEY:
+        if (s->app->opt.export_keys)
+            export_ekt_key(s);
         s->stats.ekt_keys++;
         ep_stats_add_spi(s->stats.ekt_spis, &s->stats.n_ekt_spis, ev->spi);
         if (s->state == EP_SESS_KEYING) {
             s->ready_ns = now;
             s->state = EP_SESS_MEDIA;
+            s->rejoin_delay_ms = 0;
             cancel_connect_timeout(s);
             perc_log_info("%s: keyed (EKT SPI %u) %.0f ms after the join", s->name, ev->spi,
                           (double)(now - s->join_ns) / 1e6);
@@ -216,7 +320,8 @@ static void on_core_event(ep_session *s, const perc_participant_event *ev)
         perc_log_info("%s: SSRC %08x (%s) said BYE", s->name, ev->ssrc, remote_name(s, ev->ssrc));
         break;
     case PERC_PARTICIPANT_EV_CLOSED:
-        if (s->state == EP_SESS_LEAVING || s->state == EP_SESS_DONE || s->app->stopping) {
+        if (s->state == EP_SESS_LEAVING || s->state == EP_SESS_DONE || s->app->stopping ||
+            ev->reason == PERC_DTLS_REASON_LOCAL_CLOSE) {
             perc_log_info("%s: DTLS association closed (%s)", s->name,
                           perc_dtls_reason_name(ev->reason));
         } else if (ev->reason == PERC_DTLS_REASON_FINGERPRINT) {
@@ -809,6 +914,7 @@ static gboolean on_connect_timeout(gpointer user)
 {
     ep_session *s = user;
     s->connect_timeout_src = 0;
+    s->no_rejoin = true; /* --rejoin tries within the timeout, not forever */
     uint64_t secs = s->app->opt.connect_timeout_s;
     switch (s->state) {
     case EP_SESS_CONNECTING:
@@ -989,6 +1095,10 @@ void ep_session_leave(ep_session *s)
 void ep_session_free(ep_session *s)
 {
     cancel_connect_timeout(s);
+    if (s->rejoin_src) {
+        g_source_remove(s->rejoin_src);
+        s->rejoin_src = 0;
+    }
     perc_sigclient_free(s->sig);
     s->sig = NULL;
     perc_participant_free(s->p); /* wipes every key */

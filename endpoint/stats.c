@@ -36,6 +36,14 @@ ep_roster_entry *ep_stats_roster_by_ssrc(ep_stats *st, uint32_t ssrc)
 ep_roster_entry *ep_stats_roster_add(ep_stats *st, const perc_sig_msg *m, uint64_t now)
 {
     ep_roster_entry *r = ep_stats_roster_find(st, m->participant);
+    /* Someone who joined again (after an MDD restart, say) is the same
+     * person with the same streams: identities are unique in a conference
+     * (docs/signaling.md §4.2), so one entry, with the new participant id. */
+    for (size_t i = 0; !r && i < st->n_roster; i++)
+        if (strcmp(st->roster[i].identity, m->identity) == 0) {
+            r = &st->roster[i];
+            g_strlcpy(r->participant, m->participant, sizeof r->participant);
+        }
     if (!r) {
         if (st->n_roster == EP_MAX_ROSTER)
             return NULL;
@@ -371,6 +379,7 @@ static cJSON *session_json(const ep_session *s)
     if (s->video_ssrc)
         cJSON_AddItemToArray(sent, sent_json(s, s->video_ssrc, "video"));
     cJSON_AddNumberToObject(o, "send_errors", (double)s->stats.send_errors);
+    cJSON_AddNumberToObject(o, "rejoins", (double)s->stats.rejoins);
 
     size_t n = aggregate(s, a, MAX_AGG);
     cJSON *remotes = cJSON_AddArrayToObject(o, "remotes");

@@ -256,6 +256,14 @@ PERC_MUST_CHECK int perc_participant_send_rtp(perc_participant *p, uint32_t ssrc
                                               const uint8_t *payload, size_t len,
                                               const perc_audio_level *level, uint64_t now);
 
+/* TEST AND INTEROP ONLY: a copy of the newest EKT parameter set (the
+ * EKTKey itself: secret; wipe with perc_ekt_params_wipe). For tests that
+ * hand a departed participant's keys to perc-tool and show they open
+ * nothing sent after a re-key (RFC 8871 §4.5.2). Errors:
+ * PERC_ERR_INVALID_ARG, PERC_ERR_NO_KEY (no EKTKey yet). */
+PERC_MUST_CHECK int perc_participant_export_ekt_params(const perc_participant *p,
+                                                       perc_ekt_params *out);
+
 /* Asks the sender of remote SSRC media_ssrc for an intra frame: queues an
  * RR + SDES + PLI compound now. Errors: PERC_ERR_STATE (no hop keys),
  * PERC_ERR_LIMIT (queue full), PERC_ERR_CRYPTO. */

@@ -236,3 +236,13 @@ void pp_keys_wipe(perc_participant *p)
         p->remotes[i].st.has_key = false;
     }
 }
+
+int perc_participant_export_ekt_params(const perc_participant *p, perc_ekt_params *out)
+{
+    if (!p || !out)
+        return PERC_ERR_INVALID_ARG;
+    if (!p->has_params)
+        return PERC_ERR_NO_KEY;
+    *out = p->params;
+    return PERC_OK;
+}
