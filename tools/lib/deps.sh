@@ -11,9 +11,11 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl li
 # oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
 # that our injected EKTKey record decrypts with a good tag on the wire),
 # chromium (renders perc-signaling's status page headless), docker-compose
-# (validates docker/compose.yml; no container engine runs on CI).
+# (validates docker/compose.yml; no container engine runs on CI), jq (the
+# e2e scenarios read the endpoints' --stats JSON), iproute2 (their network
+# namespaces, veth pairs, bridge and tc netem), curl (the MDD's /metrics).
 PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium
-    docker-compose"
+    docker-compose jq iproute2 curl"
 # Packages the demo (tools/demo.sh) needs on top of the build: dumpcap
 # (from tshark's dependencies) to capture the conference.
 PERC_DEMO_PACKAGES="tshark"
