@@ -179,6 +179,9 @@ mdd_endpoint *mdd_endpoint_create(mddd *d, const char *conference, const char *p
 
 void mdd_core_forget(mddd *d, uint64_t handle)
 {
+    perc_mdd_stats st;
+    if (perc_mdd_stats_get(d->core, handle, &st) == PERC_OK)
+        mdd_metrics_retire(d, &st);
     int rc = perc_mdd_endpoint_remove(d->core, handle);
     if (rc != PERC_OK && rc != PERC_ERR_NOT_FOUND) /* NOT_FOUND: liveness removed it */
         perc_log_warn("forwarding core: remove %" G_GUINT64_FORMAT ": %s", handle,
@@ -263,6 +266,7 @@ static void drain_core(mddd *d)
     while (perc_mdd_pop_event(d->core, &ev) == PERC_OK) {
         if (ev.type != PERC_MDD_EVENT_ENDPOINT_GONE)
             continue;
+        mdd_metrics_retire(d, &ev.stats);
         mdd_endpoint *ep = mdd_endpoint_by_handle(d, ev.handle);
         if (!ep)
             continue;

@@ -101,6 +101,9 @@ struct mddd {
     perc_ws_server *metrics;
     guint metrics_tick;
     mdd_counters n;
+    /* The forwarding core's counters of endpoints and links already
+     * removed, so the /metrics totals never go down. */
+    perc_mdd_stats retired;
     perc_log_limiter lim_garbage, lim_core, lim_tunnel, lim_send;
 };
 
@@ -211,6 +214,9 @@ void mdd_dishonest_free(void);
 #endif
 
 /* ---- metrics.c ---- */
+
+/* Adds s to the retired totals (an endpoint or link leaving the core). */
+void mdd_metrics_retire(mddd *d, const perc_mdd_stats *s);
 
 gboolean mdd_metrics_start(mddd *d, const perc_hostport *listen, GError **error);
 /* The counters as Prometheus text / JSON (g_free). */

@@ -27,29 +27,43 @@ static gboolean on_tick(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
-/* Sum of the core's per-endpoint counters. */
+static void add(perc_mdd_stats *sum, const perc_mdd_stats *s)
+{
+    sum->rtp_in += s->rtp_in;
+    sum->rtcp_in += s->rtcp_in;
+    sum->forwarded += s->forwarded;
+    sum->sent += s->sent;
+    sum->not_selected += s->not_selected;
+    sum->rr_consumed += s->rr_consumed;
+    sum->drop_auth += s->drop_auth;
+    sum->drop_replay += s->drop_replay;
+    sum->drop_no_keys += s->drop_no_keys;
+    sum->drop_malformed += s->drop_malformed;
+    sum->drop_limit += s->drop_limit;
+    sum->drop_ssrc_in_use += s->drop_ssrc_in_use;
+}
+
+void mdd_metrics_retire(mddd *d, const perc_mdd_stats *s)
+{
+    add(&d->retired, s);
+}
+
+/* The core's counters: every endpoint present now, plus those removed. */
 static void core_totals(mddd *d, perc_mdd_stats *sum)
 {
-    memset(sum, 0, sizeof *sum);
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, d->endpoints);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        perc_mdd_stats s;
-        if (perc_mdd_stats_get(d->core, ((mdd_endpoint *)v)->handle, &s) != PERC_OK)
+    *sum = d->retired;
+    GHashTable *tables[2] = {d->endpoints, d->links};
+    for (int t = 0; t < 2; t++) {
+        if (!tables[t])
             continue;
-        sum->rtp_in += s.rtp_in;
-        sum->rtcp_in += s.rtcp_in;
-        sum->forwarded += s.forwarded;
-        sum->sent += s.sent;
-        sum->not_selected += s.not_selected;
-        sum->rr_consumed += s.rr_consumed;
-        sum->drop_auth += s.drop_auth;
-        sum->drop_replay += s.drop_replay;
-        sum->drop_no_keys += s.drop_no_keys;
-        sum->drop_malformed += s.drop_malformed;
-        sum->drop_limit += s.drop_limit;
-        sum->drop_ssrc_in_use += s.drop_ssrc_in_use;
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, tables[t]);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            perc_mdd_stats s;
+            if (perc_mdd_stats_get(d->core, *(const uint64_t *)k, &s) == PERC_OK)
+                add(sum, &s);
+        }
     }
 }
 

@@ -796,6 +796,11 @@ static void test_mdd_process(void **state)
     leave.id = perc_sigclient_next_id(W.bob.sig, "leave", id, sizeof id);
     assert_true(perc_sigclient_send(W.bob.sig, &leave));
     wait_log(2, "conf1/p2: endpoint removed: signaling: leave");
+    /* Counters are totals: bob's packets still count after he is gone. */
+    char *after = http_get("/metrics");
+    assert_true(metric(after, "perc_mdd_packets_out_total ") >= N_SEND + 1);
+    assert_int_equal(metric(after, "perc_mdd_endpoints "), 1);
+    g_free(after);
     int bob_total = W.bob.rx_ok + W.bob.rx_bad + W.bob.rx_other;
     n = alice_packet(2003, wire, sizeof wire);
     send_raw(&W.alice, wire, n);

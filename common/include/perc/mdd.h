@@ -96,6 +96,7 @@ typedef enum perc_mdd_event_type {
 typedef struct perc_mdd_event {
     perc_mdd_event_type type;
     uint64_t handle;
+    perc_mdd_stats stats;       /* ENDPOINT_GONE: its counters at removal */
 } perc_mdd_event;
 
 typedef struct perc_mdd perc_mdd;

@@ -432,7 +432,8 @@ int perc_mdd_on_timeout(perc_mdd *m, uint64_t now)
         if (m->ev_count == m->cfg.max_endpoints)
             break;
         m->ev[(m->ev_head + m->ev_count) % m->cfg.max_endpoints] =
-            (perc_mdd_event){.type = PERC_MDD_EVENT_ENDPOINT_GONE, .handle = e->handle};
+            (perc_mdd_event){.type = PERC_MDD_EVENT_ENDPOINT_GONE, .handle = e->handle,
+                             .stats = e->stats};
         m->ev_count++;
         ep_remove(m, e);
     }
