@@ -20,6 +20,7 @@
 #include "perc/ekt.h"
 #include "perc_daemon/config.h"
 #include "perc_daemon/error.h"
+#include "perc_daemon/keylog.h"
 #include "perc_daemon/log.h"
 #include "perc_daemon/rand.h"
 
@@ -74,31 +75,9 @@ static const perc_config_spec spec = {
     .n_opts = G_N_ELEMENTS(opts),
 };
 
-static G_NORETURN void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static G_NORETURN void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("perc-kmf: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'perc-kmf --help'.\n", stderr);
-    exit(2);
-}
+#define usage_error(...) perc_config_usage_exit(&spec, 2, __VA_ARGS__)
 
 /* ---- glue ----------------------------------------------------------------- */
-
-static FILE *g_keylog;
-
-static void keylog_line(void *user, const char *line)
-{
-    (void)user;
-    if (g_keylog) {
-        fprintf(g_keylog, "%s\n", line);
-        fflush(g_keylog);
-    }
-}
 
 static void core_log(void *user, perc_kmf_log_level level, const char *msg)
 {
@@ -187,27 +166,12 @@ static bool load_pem(const char *cert_file, const char *key_file, X509 **cert, E
 /* Parses "FP,FP,..." into pins; exits on error. */
 static size_t parse_pins(const char *text, uint8_t (*pins)[PERC_TLS_FINGERPRINT_LEN])
 {
-    size_t n = 0;
-    char **parts = g_strsplit_set(text, ", ", -1);
-    for (char **p = parts; *p; p++) {
-        if (**p == '\0')
-            continue;
-        const char *t = *p;
-        if (g_ascii_strncasecmp(t, "sha-256", 7) == 0 && t[7] == '\0')
-            continue; /* "sha-256 AB:..." split at the space */
-        if (n == MAX_PINS) {
-            usage_error("--tunnel-peer-fingerprint: more than %d fingerprints", MAX_PINS);
-        }
-        if (perc_dtls_fingerprint_parse(t, pins[n]) != PERC_OK) {
-            usage_error("--tunnel-peer-fingerprint: '%.40s' is not a SHA-256 fingerprint "
-                        "(32 hex pairs separated by ':')",
-                        t);
-        }
-        n++;
-    }
-    g_strfreev(parts);
-    if (n == 0) /* usage_error exits: parts need not be freed before it */
-        usage_error("--tunnel-peer-fingerprint: no fingerprint given");
+    const char *why = NULL;
+    char bad[48];
+    size_t n = perc_config_fingerprints(text, pins, MAX_PINS, &why, bad, sizeof bad);
+    if (n == 0)
+        usage_error("--tunnel-peer-fingerprint: %s%s%s%s", bad[0] ? "'" : "", bad,
+                    bad[0] ? "' " : "", why);
     return n;
 }
 
@@ -270,18 +234,9 @@ int main(int argc, char **argv)
     GError *err = NULL;
 
     const char *keylog = perc_config_string(cfg, "keylog");
-    if (keylog) {
-        int fd = open(keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        g_keylog = fd >= 0 ? fdopen(fd, "a") : NULL;
-        if (!g_keylog) {
-            perc_log_error("--keylog: %s: %s", keylog, g_strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            goto out;
-        }
-        perc_log_warn("--keylog is enabled: DTLS and TLS secrets are written to %s; DEBUGGING "
-                      "ONLY, never in production",
-                      keylog);
+    if (keylog && !perc_keylog_open(keylog, &err)) {
+        perc_log_error("--keylog: %s", err->message);
+        goto out;
     }
 
     /* DTLS identity. */
@@ -304,7 +259,8 @@ int main(int argc, char **argv)
         perc_log_warn("--cert's key is not ECDSA and no --dtls-cert: using an ephemeral DTLS "
                       "identity");
     }
-    perc_dtls_ctx_config dcc = {cert, key, g_keylog ? keylog_line : NULL, NULL};
+    perc_dtls_ctx_config dcc = {cert, key, perc_keylog_enabled() ? perc_keylog_line : NULL,
+                                NULL};
     int rc = perc_dtls_ctx_new(&dcc, &dctx);
     if (rc != PERC_OK) {
         perc_log_error("DTLS identity: %s (an ECDSA key is needed)", perc_strerror(rc));
@@ -324,7 +280,7 @@ int main(int argc, char **argv)
     tfc.ca_file = tunnel_ca;
     tfc.trust.pins = n_pins ? (const uint8_t(*)[PERC_TLS_FINGERPRINT_LEN])pins : NULL;
     tfc.trust.n_pins = n_pins;
-    tfc.trust.keylog = g_keylog ? keylog_line : NULL;
+    tfc.trust.keylog = perc_keylog_enabled() ? perc_keylog_line : NULL;
     rc = perc_tls_ctx_new_from_files(&tfc, &d.tls_ctx);
     if (rc != PERC_OK) {
         perc_log_error("tunnel TLS (--cert, --key, --tunnel-ca): %s", perc_strerror(rc));
@@ -411,8 +367,7 @@ out:
         g_hash_table_destroy(d.roster_confs);
     if (d.loop)
         g_main_loop_unref(d.loop);
-    if (g_keylog)
-        fclose(g_keylog);
+    perc_keylog_close();
     perc_config_free(cfg);
     if (exit_code == 0)
         perc_log_info("stopped");

@@ -15,6 +15,7 @@
 #include "perc/identity.h"
 #include "perc_daemon/config.h"
 #include "perc_daemon/error.h"
+#include "perc_daemon/keylog.h"
 #include "perc_daemon/log.h"
 
 #ifndef PERC_MDD_VERSION
@@ -77,29 +78,7 @@ static const perc_config_spec spec = {
     .n_opts = G_N_ELEMENTS(opts),
 };
 
-static G_NORETURN void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static G_NORETURN void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("perc-mdd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'perc-mdd --help'.\n", stderr);
-    exit(2);
-}
-
-static FILE *g_keylog;
-
-static void keylog_line(void *user, const char *line)
-{
-    (void)user;
-    if (g_keylog) {
-        fprintf(g_keylog, "%s\n", line);
-        fflush(g_keylog);
-    }
-}
+#define usage_error(...) perc_config_usage_exit(&spec, 2, __VA_ARGS__)
 
 static gboolean on_signal(gpointer user)
 {
@@ -127,22 +106,12 @@ static void on_deadline(void *user, uint64_t now)
 /* "FP,FP" -> pins; exits on error. */
 static size_t parse_pins(const char *text, uint8_t (*pins)[PERC_TLS_FINGERPRINT_LEN])
 {
-    size_t n = 0;
-    char **parts = g_strsplit_set(text, ", ", -1);
-    for (char **p = parts; *p; p++) {
-        if (**p == '\0' || g_ascii_strcasecmp(*p, "sha-256") == 0)
-            continue;
-        if (n == MAX_PINS)
-            usage_error("--kmf-fingerprint: more than %d fingerprints", MAX_PINS);
-        if (perc_tls_fingerprint_parse(*p, strlen(*p), pins[n]) != PERC_OK)
-            usage_error("--kmf-fingerprint: '%.40s' is not a SHA-256 fingerprint (32 hex pairs "
-                        "separated by ':')",
-                        *p);
-        n++;
-    }
-    g_strfreev(parts);
+    const char *why = NULL;
+    char bad[48];
+    size_t n = perc_config_fingerprints(text, pins, MAX_PINS, &why, bad, sizeof bad);
     if (n == 0)
-        usage_error("--kmf-fingerprint: no fingerprint given");
+        usage_error("--kmf-fingerprint: %s%s%s%s", bad[0] ? "'" : "", bad, bad[0] ? "' " : "",
+                    why);
     return n;
 }
 
@@ -220,18 +189,9 @@ int main(int argc, char **argv)
     guint sigs[3] = {0, 0, 0};
 
     const char *keylog = perc_config_string(cfg, "keylog");
-    if (keylog) {
-        int fd = open(keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        g_keylog = fd >= 0 ? fdopen(fd, "a") : NULL;
-        if (!g_keylog) {
-            perc_log_error("--keylog: %s: %s", keylog, g_strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            goto out;
-        }
-        perc_log_warn("--keylog is enabled: tunnel TLS secrets are written to %s; DEBUGGING "
-                      "ONLY, never in production",
-                      keylog);
+    if (keylog && !perc_keylog_open(keylog, &err)) {
+        perc_log_error("--keylog: %s", err->message);
+        goto out;
     }
 
     /* The tunnel's TLS identity and trust. */
@@ -244,7 +204,7 @@ int main(int argc, char **argv)
     tfc.trust.pins = n_pins ? (const uint8_t(*)[PERC_TLS_FINGERPRINT_LEN])pins : NULL;
     tfc.trust.n_pins = n_pins;
     tfc.trust.peer_name = perc_config_string(cfg, "kmf-name");
-    tfc.trust.keylog = g_keylog ? keylog_line : NULL;
+    tfc.trust.keylog = perc_keylog_enabled() ? perc_keylog_line : NULL;
     int rc = perc_tls_ctx_new_from_files(&tfc, &d.tls_ctx);
     if (rc != PERC_OK) {
         perc_log_error("tunnel TLS (--cert, --key, --kmf-ca): %s", perc_strerror(rc));
@@ -374,8 +334,7 @@ out:
     g_strfreev(addresses);
     if (d.loop)
         g_main_loop_unref(d.loop);
-    if (g_keylog)
-        fclose(g_keylog);
+    perc_keylog_close();
     perc_config_free(cfg);
     if (exit_code == 0)
         perc_log_info("stopped");

@@ -377,6 +377,30 @@ static void test_hostport_forms(void **state)
     g_clear_error(&err);
 }
 
+static void test_fingerprint_list(void **state)
+{
+    (void)state;
+    uint8_t fps[2][32];
+    const char *why = NULL;
+    char bad[48];
+    const char *a = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:"
+                    "CD:EF:01:23:45:67:89";
+    char *two = g_strdup_printf("sha-256 %s, %s", a,
+                                "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    assert_int_equal(perc_config_fingerprints(two, fps, 2, &why, bad, sizeof bad), 2);
+    assert_null(why);
+    assert_int_equal(fps[0][0], 0xAB);
+    assert_int_equal(fps[1][31], 0x89);
+    assert_int_equal(perc_config_fingerprints(two, fps, 1, &why, bad, sizeof bad), 0);
+    assert_string_equal(why, "too many fingerprints");
+    g_free(two);
+    assert_int_equal(perc_config_fingerprints("12:34", fps, 2, &why, bad, sizeof bad), 0);
+    assert_non_null(strstr(why, "not a SHA-256 fingerprint"));
+    assert_string_equal(bad, "12:34");
+    assert_int_equal(perc_config_fingerprints(" , ", fps, 2, &why, bad, sizeof bad), 0);
+    assert_string_equal(why, "no fingerprint given");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_hostport_forms),
+        cmocka_unit_test(test_fingerprint_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /* Command line and environment for the daemons (see perc_daemon/config.h). */
 #include "perc_daemon/config.h"
 
+#include "perc/tls.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,4 +545,42 @@ perc_log_level perc_config_log_level(const perc_config *cfg)
         if (cfg->e[i].builtin == BUILTIN_LOG_LEVEL)
             return cfg->e[i].text ? cfg->e[i].level : PERC_LOG_INFO;
     return PERC_LOG_INFO;
+}
+
+void perc_config_usage_exit(const perc_config_spec *spec, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", spec->program);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help'.\n", spec->program);
+    exit(code);
+}
+
+size_t perc_config_fingerprints(const char *text, uint8_t (*out)[32], size_t max,
+                                const char **why, char *bad, size_t bad_cap)
+{
+    size_t n = 0;
+    *why = NULL;
+    if (bad_cap)
+        bad[0] = '\0';
+    char **parts = g_strsplit_set(text ? text : "", ", ", -1);
+    for (char **p = parts; *p && !*why; p++) {
+        if (**p == '\0' || g_ascii_strcasecmp(*p, "sha-256") == 0)
+            continue; /* "sha-256 AB:..." split at the space */
+        if (n == max) {
+            *why = "too many fingerprints";
+        } else if (perc_tls_fingerprint_parse(*p, strlen(*p), out[n]) != PERC_OK) {
+            *why = "not a SHA-256 fingerprint (32 hex pairs separated by ':')";
+            if (bad_cap)
+                g_strlcpy(bad, *p, bad_cap);
+        } else {
+            n++;
+        }
+    }
+    g_strfreev(parts);
+    if (!*why && n == 0)
+        *why = "no fingerprint given";
+    return *why ? 0 : n;
 }

@@ -138,4 +138,18 @@ perc_config_source perc_config_source_of(const perc_config *cfg, const char *nam
 /* --log-level. */
 perc_log_level perc_config_log_level(const perc_config *cfg);
 
+/* A command-line problem the parser cannot express (two options that
+ * exclude each other, a value of the wrong form): prints
+ * "PROGRAM: <message>" and "Try 'PROGRAM --help'." on stderr and exits
+ * with `code` (2 for every daemon, as for parser errors). */
+G_NORETURN void perc_config_usage_exit(const perc_config_spec *spec, int code, const char *fmt,
+                                       ...) G_GNUC_PRINTF(3, 4);
+
+/* Parses a list of SHA-256 fingerprints ("AB:CD:..." or 64 hex digits,
+ * separated by commas or spaces; a leading "sha-256" word is skipped) into
+ * out[0..max). Returns how many; 0 with *why set (a static text naming the
+ * problem) when the list is empty, too long, or an entry is not one. */
+size_t perc_config_fingerprints(const char *text, uint8_t (*out)[32], size_t max,
+                                const char **why, char *bad, size_t bad_cap);
+
 #endif
