@@ -291,6 +291,32 @@ static int session_from(perc_srtp_cipher cipher, const uint8_t *key, size_t key_
     return rc;
 }
 
+/* The receive and send sessions of a slot from their master keys; the old
+ * ones stay on any error. Equal keys in both directions are refused: an
+ * outgoing hop must never use the incoming hop's key (RFC 8723 §5.2). */
+static int install_sessions(mdd_endpoint *e, perc_srtp_cipher cipher, const uint8_t *rx_key,
+                            size_t rx_key_len, const uint8_t *rx_salt, size_t rx_salt_len,
+                            const uint8_t *tx_key, size_t tx_key_len, const uint8_t *tx_salt,
+                            size_t tx_salt_len)
+{
+    perc_srtp_session *rx = NULL, *tx = NULL;
+    int rc = session_from(cipher, rx_key, rx_key_len, rx_salt, rx_salt_len, &rx);
+    if (rc == PERC_OK)
+        rc = session_from(cipher, tx_key, tx_key_len, tx_salt, tx_salt_len, &tx);
+    if (rc == PERC_OK && perc_srtp_session_same_key(rx, tx))
+        rc = PERC_ERR_INVALID_ARG;
+    if (rc != PERC_OK) {
+        perc_srtp_session_free(rx);
+        perc_srtp_session_free(tx);
+        return rc;
+    }
+    perc_srtp_session_free(e->rx);
+    perc_srtp_session_free(e->tx);
+    e->rx = rx;
+    e->tx = tx;
+    return PERC_OK;
+}
+
 int perc_mdd_endpoint_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile,
                                const uint8_t *client_key, size_t client_key_len,
                                const uint8_t *client_salt, size_t client_salt_len,
@@ -305,22 +331,9 @@ int perc_mdd_endpoint_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile,
     const perc_profile_info *info = perc_profile_lookup(profile);
     if (!info || !info->is_double)
         return PERC_ERR_UNSUPPORTED;
-    perc_srtp_session *rx = NULL, *tx = NULL;
-    int rc = session_from(info->cipher, client_key, client_key_len, client_salt, client_salt_len, &rx);
-    if (rc == PERC_OK)
-        rc = session_from(info->cipher, server_key, server_key_len, server_salt, server_salt_len, &tx);
-    if (rc == PERC_OK && perc_srtp_session_same_key(rx, tx))
-        rc = PERC_ERR_INVALID_ARG;
-    if (rc != PERC_OK) {
-        perc_srtp_session_free(rx);
-        perc_srtp_session_free(tx);
-        return rc;
-    }
-    perc_srtp_session_free(e->rx);
-    perc_srtp_session_free(e->tx);
-    e->rx = rx;
-    e->tx = tx;
-    return PERC_OK;
+    return install_sessions(e, info->cipher, client_key, client_key_len, client_salt,
+                            client_salt_len, server_key, server_key_len, server_salt,
+                            server_salt_len);
 }
 
 int perc_mdd_link_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile, const uint8_t *rx_key,
@@ -340,22 +353,8 @@ int perc_mdd_link_set_keys(perc_mdd *m, uint64_t handle, uint16_t profile, const
     const perc_profile_info *info = perc_profile_lookup(profile);
     if (!info || info->is_double)
         return PERC_ERR_UNSUPPORTED;
-    perc_srtp_session *rx = NULL, *tx = NULL;
-    int rc = session_from(info->cipher, rx_key, rx_key_len, rx_salt, rx_salt_len, &rx);
-    if (rc == PERC_OK)
-        rc = session_from(info->cipher, tx_key, tx_key_len, tx_salt, tx_salt_len, &tx);
-    if (rc == PERC_OK && perc_srtp_session_same_key(rx, tx))
-        rc = PERC_ERR_INVALID_ARG;
-    if (rc != PERC_OK) {
-        perc_srtp_session_free(rx);
-        perc_srtp_session_free(tx);
-        return rc;
-    }
-    perc_srtp_session_free(e->rx);
-    perc_srtp_session_free(e->tx);
-    e->rx = rx;
-    e->tx = tx;
-    return PERC_OK;
+    return install_sessions(e, info->cipher, rx_key, rx_key_len, rx_salt, rx_salt_len, tx_key,
+                            tx_key_len, tx_salt, tx_salt_len);
 }
 
 /* ---- output ------------------------------------------------------------- */
