@@ -709,18 +709,24 @@ static void send_raw(ep *e, const uint8_t *data, size_t len)
     assert_true(perc_ice_stream_send(e->ice, data, len));
 }
 
-static void test_mdd_process(void **state)
+/* The loop's WebSocket context, the pump (it also wakes the loop, so log
+ * predicates are re-checked) and the daemons. */
+static void begin(bool cascade)
 {
-    (void)state;
     GError *err = NULL;
     W.ws = perc_ws_context_new(W.loop, &err);
     assert_non_null(W.ws);
-    /* The pump also wakes the loop, so log predicates are re-checked. */
     GSource *src = g_timeout_source_new(5);
     g_source_set_callback(src, pump, NULL, NULL);
     W.pump_src = g_source_attach(src, W.ctx);
     g_source_unref(src);
-    start_stack(false);
+    start_stack(cascade);
+}
+
+static void test_mdd_process(void **state)
+{
+    (void)state;
+    begin(false);
 
     ep_init(&W.alice, "alice", 0x11111111u);
     ep_init(&W.bob, "bob", 0x22222222u);
@@ -835,14 +841,7 @@ static void test_mdd_process(void **state)
 static void test_mdd_cascade(void **state)
 {
     (void)state;
-    GError *err = NULL;
-    W.ws = perc_ws_context_new(W.loop, &err);
-    assert_non_null(W.ws);
-    GSource *src = g_timeout_source_new(5);
-    g_source_set_callback(src, pump, NULL, NULL);
-    W.pump_src = g_source_attach(src, W.ctx);
-    g_source_unref(src);
-    start_stack(true);
+    begin(true);
 
     ep_init(&W.alice, "alice", 0x11111111u);
     ep_init(&W.bob, "bob", 0x22222222u);
