@@ -30,6 +30,8 @@ for n in alice bob carol; do
 done
 
 # The daemons' side of the flow.
+admitted=$(e2e_log_count kmf "participant '(alice|bob|carol)' admitted to conference 'e2e'")
+[ "$admitted" = 3 ] || e2e_fail "the KMF logged $admitted admissions, not 3"
 keyed=$(e2e_log_count mdd-1 "hop-by-hop keys installed")
 [ "$keyed" -ge 3 ] || e2e_fail "the MDD installed hop-by-hop keys $keyed times, not 3"
 spis=$(jq -r '.participants[0].ekt_spis[]' "$E2E_DIR"/{alice,bob,carol}.json | sort -u | wc -l)
