@@ -4,9 +4,10 @@
 
 # Packages to build libperc, the daemons, perc-tool and the tests (GLib,
 # libwebsockets with its GLib event loop, and libnice for the daemons;
+# libopus for perc-endpoint's real audio;
 # openssl, the command, makes the demo's certificates).
 PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl libssl-dev libcjson-dev
-    libglib2.0-dev libwebsockets-dev libwebsockets-evlib-glib libnice-dev"
+    libglib2.0-dev libwebsockets-dev libwebsockets-evlib-glib libnice-dev libopus-dev"
 # Packages the tests need on top: CMocka, libsrtp2 (the independent SRTP
 # oracle), clang and its runtime (sanitizers and libFuzzer), tshark (checks
 # that our injected EKTKey record decrypts with a good tag on the wire),
