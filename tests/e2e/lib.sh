@@ -339,38 +339,39 @@ e2e_jq() {
 # receiver that joined late). Fails on a
 # corrupt payload that was counted verified. Prints one line per pair.
 e2e_check_mesh() {
-    local min=$1 a b
+    local min=$1 a b bad=0
     shift
-    local bad=0
     for a in "$@"; do
         for b in "$@"; do
-            [ "$a" = "$b" ] && continue
-            local line
-            line=$(jq -r --arg b "$b" --slurpfile s "$E2E_DIR/$b.json" '
-                .participants[0] as $p
-                | ([$p.remotes[] | select(.identity == $b)] | first) as $r
-                | ($s[0].participants[0].sent_packets) as $sent
-                | if $r == null then "none 0 0 0 0 \($sent)"
-                  else "\($r.verified) \($r.lost) \($r.rejected_total) \($r.payload_bad) \($r.rejected_while_joining // 0) \($sent)" end' \
-                "$E2E_DIR/$a.json") || e2e_fail "cannot read $a.json / $b.json"
-            local v l rj pb rwj sent
-            read -r v l rj pb rwj sent <<<"$line"
-            if [ "$v" = none ]; then
-                echo "  $a <- $b: no statistics about $b"
-                bad=1
-                continue
-            fi
-            local ok
-            ok=$(awk -v v="$v" -v l="$l" -v r="$rj" -v w="$rwj" -v m="$min" -v s="$sent" \
-                -v ms="${E2E_MESH_SENT_MIN:-0.95}" \
-                'BEGIN { d = v + l + r - w; print (d > 0 && v >= m * d && v >= ms * s) ? 1 : 0 }')
-            printf '  %s <- %s: verified %s, lost %s, rejected %s (%s while joining), payload_bad %s; %s sent %s\n' \
-                "$a" "$b" "$v" "$l" "$rj" "$rwj" "$pb" "$b" "$sent"
-            [ "$ok" = 1 ] || { echo "    below $min"; bad=1; }
-            [ "$pb" = 0 ] || { echo "    corrupt payloads counted"; bad=1; }
+            [ "$a" = "$b" ] || e2e_check_pair "$min" "$a" "$b" || bad=1
         done
     done
     [ "$bad" = 0 ] || e2e_fail "an endpoint did not verify >= $min of another's packets"
+}
+
+# e2e_check_pair MIN_RATIO A B: A verified enough of B (as above); prints
+# the line, returns 1 when not.
+e2e_check_pair() {
+    local min=$1 a=$2 b=$3 line v l rj pb rwj sent ok
+    line=$(jq -r --arg b "$b" --slurpfile s "$E2E_DIR/$b.json" '
+        .participants[0] as $p
+        | ([$p.remotes[] | select(.identity == $b)] | first) as $r
+        | ($s[0].participants[0].sent_packets) as $sent
+        | if $r == null then "none 0 0 0 0 \($sent)"
+          else "\($r.verified) \($r.lost) \($r.rejected_total) \($r.payload_bad) \($r.rejected_while_joining // 0) \($sent)" end' \
+        "$E2E_DIR/$a.json") || e2e_fail "cannot read $a.json / $b.json"
+    read -r v l rj pb rwj sent <<<"$line"
+    if [ "$v" = none ]; then
+        echo "  $a <- $b: no statistics about $b"
+        return 1
+    fi
+    ok=$(awk -v v="$v" -v l="$l" -v r="$rj" -v w="$rwj" -v m="$min" -v s="$sent" \
+        -v ms="${E2E_MESH_SENT_MIN:-0.95}" \
+        'BEGIN { d = v + l + r - w; print (d > 0 && v >= m * d && v >= ms * s) ? 1 : 0 }')
+    printf '  %s <- %s: verified %s, lost %s, rejected %s (%s while joining), payload_bad %s; %s sent %s\n' \
+        "$a" "$b" "$v" "$l" "$rj" "$rwj" "$pb" "$b" "$sent"
+    [ "$ok" = 1 ] || { echo "    below $min"; return 1; }
+    [ "$pb" = 0 ] || { echo "    corrupt payloads counted"; return 1; }
 }
 
 # ---- outcome -------------------------------------------------------------------------------
