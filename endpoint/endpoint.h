@@ -31,6 +31,7 @@
 #include "perc_daemon/log.h"
 #include "perc_daemon/sigclient.h"
 #include "perc_daemon/ws.h"
+#include "audio_opus.h"
 #include "video_spec.h"
 
 /* Exit codes (the demo and the end-to-end tests rely on them). */
@@ -74,6 +75,15 @@ typedef struct ep_options {
     uint64_t connect_timeout_s;      /* start to keyed */
     bool rejoin;                     /* join again after losing the MDD, KMF or signaling */
     const char *export_keys;         /* TEST ONLY: append EKTKeys (secrets!) to this file */
+    /* Real audio (audio_opus.c, audio_rx.c): --audio-in, loaded once,
+     * mono (stereo averaged), shared by every local participant; NULL:
+     * the synthetic audio payload. --record DIR: decoded audio per remote
+     * participant (NULL: decoded and counted, not written). */
+    const char *audio_in;
+    int16_t *audio_pcm;
+    size_t audio_samples;
+    uint32_t audio_rate;
+    const char *record_dir;
 } ep_options;
 
 /* ---- the synthetic media source (media_source.c) ------------------------------ */
@@ -95,6 +105,8 @@ typedef struct ep_media_source {
     uint64_t audio_frames, video_frames, keyframes;
     bool keyframe_due;               /* a PLI/FIR asked for one */
     uint64_t send_failures;
+    ep_opus_tx *opus;                /* --audio-in: Opus audio instead of synthetic */
+    uint64_t opus_errors;            /* frames the encoder failed on */
 } ep_media_source;
 
 void ep_media_init(ep_media_source *m, uint32_t audio_ssrc, uint32_t video_ssrc,
@@ -107,6 +119,12 @@ uint64_t ep_media_next_due(const ep_media_source *m);
  * skips ahead instead of bursting. */
 void ep_media_run(ep_media_source *m, uint64_t now, ep_send_fn send, void *user);
 void ep_media_request_keyframe(ep_media_source *m);
+/* --audio-in: send pcm (n mono samples at rate) encoded with Opus instead
+ * of the synthetic audio payload. false (why) if the encoder cannot be
+ * made. */
+bool ep_media_use_audio(ep_media_source *m, const int16_t *pcm, size_t n, uint32_t rate,
+                        char *why, size_t cap);
+void ep_media_free(ep_media_source *m);
 
 /* ---- statistics (stats.c) ------------------------------------------------------- */
 
@@ -120,6 +138,12 @@ typedef struct ep_roster_entry {
     bool left;
     uint64_t joined_ns;
 } ep_roster_entry;
+
+typedef enum ep_payload_kind {
+    EP_PAYLOAD_UNKNOWN = 0,          /* no audio frame yet (or a video stream) */
+    EP_PAYLOAD_SYNTH,                /* perc/synth_payload.h */
+    EP_PAYLOAD_OPUS,                 /* real audio (--audio-in at the sender) */
+} ep_payload_kind;
 
 /* Our own checks on one remote SSRC's frames, beside the core's counters. */
 typedef struct ep_remote_track {
@@ -137,6 +161,13 @@ typedef struct ep_remote_track {
     uint64_t rejected_while_joining;
     uint16_t spis[EP_MAX_SPIS];
     size_t n_spis;
+    /* Real audio (audio_rx.c): what the stream's payload is, and for Opus
+     * its decoder, recording and counts. */
+    ep_payload_kind payload_kind;
+    struct ep_audio_rx *audio;
+    bool audio_failed;               /* no decoder could be made */
+    uint64_t opus_decoded, opus_decode_errors, opus_late;
+    uint64_t opus_samples, opus_concealed_samples;   /* at 48 kHz */
 } ep_remote_track;
 
 typedef struct ep_stats {
@@ -173,6 +204,23 @@ bool ep_stats_write_json(ep_app *app, const char *path);
 /* Remote senders with packets received and none verified: logs each and
  * returns how many. */
 size_t ep_stats_unverified(const ep_session *s);
+
+/* ---- received real audio (audio_rx.c) ---------------------------------------------- */
+
+typedef struct ep_audio_rx ep_audio_rx;
+
+/* A verified frame of remote SSRC t: when it is audio of an Opus stream,
+ * decodes it (and records it with --record) and returns true; false for
+ * anything the synthetic payload check should see. */
+bool ep_audio_rx_on_frame(ep_session *s, ep_remote_track *t, const perc_participant_frame *f);
+/* Finalises every recording of s (sizes patched, logged) and frees the
+ * decoders. */
+void ep_audio_rx_close_all(ep_session *s);
+/* Adds the audio fields of a remote participant (its SSRCs) to its --stats
+ * object: audio_payload, opus_ssrcs, opus_frames_decoded, ... */
+struct cJSON;
+void ep_audio_rx_json(const ep_session *s, const uint32_t *ssrcs, size_t n, struct cJSON *remote);
+const char *ep_payload_kind_name(ep_payload_kind k);
 
 /* ---- one participant (participant_session.c) -------------------------------------- */
 

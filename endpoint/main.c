@@ -2,6 +2,7 @@
  * synthetic media source, for demonstrations, interoperability and load.
  * Options, wiring, the media gate, shutdown and the exit code; see
  * endpoint.h for the parts and endpoint/README.md for how to run it. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <glib-unix.h>
 
 #include "endpoint.h"
+#include "wav.h"
 #include "perc/signaling.h"
 #include "perc_daemon/config.h"
 #include "perc_daemon/error.h"
@@ -55,9 +57,10 @@ static const perc_opt opts[] = {
     {.name = "video", .type = PERC_OPT_STRING, .metavar = "WxH@FPS:KBPS",
      .help = "also send synthetic video, e.g. 640x360@30:800"},
     {.name = "audio-in", .type = PERC_OPT_FILE, .metavar = "FILE.wav",
-     .help = "send this WAV file encoded with Opus (not built yet: refused)"},
+     .help = "send this WAV (16-bit PCM, mono or stereo, 8/12/16/24/48 kHz) encoded with "
+             "Opus, looping, instead of the synthetic audio"},
     {.name = "record", .type = PERC_OPT_STRING, .metavar = "DIR",
-     .help = "write decoded audio per remote participant (not built yet: refused)"},
+     .help = "write the decoded Opus audio of each remote participant to DIR/<identity>.wav"},
     {.name = "stats", .type = PERC_OPT_STRING, .metavar = "FILE.json",
      .help = "write machine-readable statistics here at exit"},
     {.name = "key-change-delay", .type = PERC_OPT_UINT, .min = 0, .max = 10000, .metavar = "MS",
@@ -83,18 +86,7 @@ static const perc_config_spec spec = {
     .n_opts = G_N_ELEMENTS(opts),
 };
 
-static G_NORETURN void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static G_NORETURN void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("perc-endpoint: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'perc-endpoint --help'.\n", stderr);
-    exit(EP_EXIT_USAGE);
-}
+#define usage_error(...) perc_config_usage_exit(&spec, EP_EXIT_USAGE, __VA_ARGS__)
 
 /* ---- the media gate and the end ------------------------------------------------ */
 
@@ -332,9 +324,17 @@ static void parse_options(perc_config *cfg, ep_options *o, char **name_out, char
             usage_error("--video: '%.40s': %s", video, why);
         o->video = true;
     }
-    if (perc_config_string(cfg, "audio-in") || perc_config_string(cfg, "record"))
-        usage_error("--audio-in and --record (Opus audio) are not built into this version; "
-                    "the synthetic source is the only one");
+    o->audio_in = perc_config_string(cfg, "audio-in");
+    if (o->audio_in) {
+        char why[200];
+        if (!ep_wav_read_mono(o->audio_in, &o->audio_pcm, &o->audio_samples, &o->audio_rate, NULL,
+                              why, sizeof why))
+            usage_error("--audio-in: %s: %s", o->audio_in, why);
+    }
+    o->record_dir = perc_config_string(cfg, "record");
+    if (o->record_dir && g_mkdir_with_parents(o->record_dir, 0755) != 0)
+        usage_error("--record: cannot create the directory %s: %s", o->record_dir,
+                    g_strerror(errno));
     o->stats_file = perc_config_string(cfg, "stats");
 }
 
@@ -437,6 +437,7 @@ out:
     if (app.loop)
         g_main_loop_unref(app.loop);
     g_strfreev(addresses);
+    free(app.opt.audio_pcm);
     g_free(name);
     perc_config_free(cfg);
     return code;

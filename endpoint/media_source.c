@@ -11,7 +11,12 @@
  * with the frame's RTP timestamp (90 kHz) and the marker bit on the last
  * packet of the frame (RFC 3550 §5.1, as video payload formats use it). A
  * PLI or FIR makes the next frame a "keyframe" four times as large, which is
- * what a real encoder's answer costs. */
+ * what a real encoder's answer costs.
+ *
+ * With --audio-in the audio payload is instead the WAV encoded with Opus
+ * (audio_opus.c), 20 ms a packet, looping at the end of the file, and the
+ * audio level is the RFC 6464 level of the frame's PCM. Video stays
+ * synthetic. */
 #include <string.h>
 
 #include "endpoint.h"
@@ -33,6 +38,20 @@ void ep_media_init(ep_media_source *m, uint32_t audio_ssrc, uint32_t video_ssrc,
     if (video)
         m->video = *video;
     m->level_offset = level_offset;
+}
+
+bool ep_media_use_audio(ep_media_source *m, const int16_t *pcm, size_t n, uint32_t rate,
+                        char *why, size_t cap)
+{
+    ep_opus_tx_free(m->opus);
+    m->opus = ep_opus_tx_new(pcm, n, rate, why, cap);
+    return m->opus != NULL;
+}
+
+void ep_media_free(ep_media_source *m)
+{
+    ep_opus_tx_free(m->opus);
+    m->opus = NULL;
 }
 
 void ep_media_start(ep_media_source *m, uint64_t now)
@@ -98,6 +117,23 @@ static bool send_synth(ep_media_source *m, uint32_t ssrc, uint32_t *seq, uint8_t
     return true;
 }
 
+/* One 20 ms Opus frame (RFC 7587: one Opus packet per RTP packet) with
+ * the level measured from the PCM it encodes. */
+static void send_opus(ep_media_source *m, ep_send_fn send, void *user)
+{
+    uint8_t payload[EP_OPUS_MAX_PACKET];
+    size_t n = 0;
+    uint8_t lvl = 127;
+    if (!ep_opus_tx_next(m->opus, payload, sizeof payload, &n, &lvl)) {
+        m->opus_errors++;
+        m->send_failures++;
+        return;
+    }
+    perc_audio_level level = {.voice = lvl <= EP_AUDIO_VOICE_LEVEL, .level = lvl};
+    if (!send(user, m->audio_ssrc, EP_AUDIO_PT, m->audio_ts, false, payload, n, &level))
+        m->send_failures++;
+}
+
 static void send_video_frame(ep_media_source *m, ep_send_fn send, void *user)
 {
     size_t bytes = ep_video_frame_bytes(&m->video);
@@ -133,12 +169,18 @@ void ep_media_run(ep_media_source *m, uint64_t now, ep_send_fn send, void *user)
         uint64_t skipped = (now - m->next_audio_ns) / AUDIO_FRAME_NS;
         m->audio_ts += (uint32_t)(skipped * AUDIO_TS_STEP);
         m->next_audio_ns += skipped * AUDIO_FRAME_NS;
+        if (m->opus)
+            ep_opus_tx_skip(m->opus, skipped); /* the file plays on with the clock */
     }
     while (m->next_audio_ns <= now) {
-        perc_audio_level level = audio_level(m);
-        bool ok = send_synth(m, m->audio_ssrc, &m->audio_seq, EP_AUDIO_PT, m->audio_ts, false,
-                             AUDIO_PAYLOAD, &level, send, user);
-        (void)ok; /* counted in send_failures */
+        if (m->opus) {
+            send_opus(m, send, user);
+        } else {
+            perc_audio_level level = audio_level(m);
+            bool ok = send_synth(m, m->audio_ssrc, &m->audio_seq, EP_AUDIO_PT, m->audio_ts,
+                                 false, AUDIO_PAYLOAD, &level, send, user);
+            (void)ok; /* counted in send_failures */
+        }
         m->audio_frames++;
         m->audio_ts += AUDIO_TS_STEP;
         m->next_audio_ns += AUDIO_FRAME_NS;

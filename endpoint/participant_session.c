@@ -1046,6 +1046,14 @@ bool ep_session_start(ep_session *s, ep_app *app, unsigned index, GError **err)
     s->video_ssrc = o->video ? fresh_ssrc(app) : 0;
     ep_media_init(&s->media, s->audio_ssrc, s->video_ssrc, o->video ? &o->video_spec : NULL,
                   index);
+    if (o->audio_pcm) {
+        char why[160];
+        if (!ep_media_use_audio(&s->media, o->audio_pcm, o->audio_samples, o->audio_rate, why,
+                                sizeof why)) {
+            g_set_error(err, PERC_DAEMON_ERROR, PERC_DAEMON_ERROR_CONFIG, "--audio-in: %s", why);
+            return false;
+        }
+    }
 
     perc_ice_agent_options io = {.controlling = true,
                                  .addresses = o->addresses,
@@ -1118,4 +1126,6 @@ void ep_session_free(ep_session *s)
         perc_wipe(s->frame, sizeof *s->frame);
     g_free(s->frame);
     s->frame = NULL;
+    ep_media_free(&s->media);
+    ep_audio_rx_close_all(s); /* --record: the WAV sizes are patched here */
 }

@@ -93,6 +93,64 @@ static uint64_t sum_rejected(const perc_participant_remote_stats *rs)
     return n;
 }
 
+/* ---- when each remote key was first used (for bench/macro_latency.sh) ---------- */
+
+/* Per (local session, remote SSRC): for each SPI its keys came under, the
+ * CLOCK_MONOTONIC time of the first verified frame while the newest key
+ * of that sender had that SPI (first_seen: the key had arrived) and of the
+ * first frame opened with that key (first_used: the sender had switched
+ * to it after its key-change delay). With the KMF's log line of a leave
+ * this gives the re-key latency. Kept here rather than in ep_remote_track
+ * so only this file changes; a lookup per verified frame. */
+#define KT_MAX_SPIS 64
+typedef struct key_times {
+    uint16_t spi[KT_MAX_SPIS];
+    uint64_t first_seen_ns[KT_MAX_SPIS];
+    uint64_t first_used_ns[KT_MAX_SPIS];
+    size_t n;
+} key_times;
+
+static GHashTable *g_key_times; /* "session-pointer/ssrc" -> key_times */
+
+static key_times *key_times_get(const ep_session *s, uint32_t ssrc, bool create)
+{
+    char k[48];
+    g_snprintf(k, sizeof k, "%p/%08x", (const void *)s, ssrc);
+    if (!g_key_times) {
+        if (!create)
+            return NULL;
+        g_key_times = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    }
+    key_times *kt = g_hash_table_lookup(g_key_times, k);
+    if (!kt && create) {
+        kt = g_new0(key_times, 1);
+        g_hash_table_insert(g_key_times, g_strdup(k), kt);
+    }
+    return kt;
+}
+
+static void key_times_on_frame(ep_session *s, const perc_participant_frame *f, uint64_t at)
+{
+    perc_participant_remote_stats rs;
+    if (!s->p || perc_participant_remote_stats_get(s->p, f->ssrc, &rs) != PERC_OK || !rs.has_key)
+        return;
+    key_times *kt = key_times_get(s, f->ssrc, true);
+    size_t i = 0;
+    while (i < kt->n && kt->spi[i] != rs.spi)
+        i++;
+    if (i == kt->n) {
+        if (kt->n == KT_MAX_SPIS)
+            return;
+        kt->spi[kt->n++] = rs.spi;
+        kt->first_seen_ns[i] = at;
+    }
+    /* Not opened with the previous key: opened with the newest (rs.spi).
+     * Frames are popped right after the datagram that made them, so the
+     * newest key is still the one that was used. */
+    if (!f->previous_key && !kt->first_used_ns[i])
+        kt->first_used_ns[i] = at;
+}
+
 void ep_stats_on_frame(ep_session *s, const perc_participant_frame *f)
 {
     ep_remote_track *t = ep_stats_track(&s->stats, f->ssrc);
@@ -111,6 +169,11 @@ void ep_stats_on_frame(ep_session *s, const perc_participant_frame *f)
                           ? (double)(t->first_verified_ns - s->join_ns) / 1e6
                           : 0.0);
     }
+    key_times_on_frame(s, f, f->received_ns ? f->received_ns : perc_clock_now_ns());
+    /* Real audio (--audio-in at the sender) is Opus, not a synthetic
+     * payload: audio_rx.c decodes and counts it. */
+    if (ep_audio_rx_on_frame(s, t, f))
+        return;
     perc_synth_payload sp;
     perc_synth_status why = PERC_SYNTH_OK;
     int rc = perc_synth_decode(f->payload, f->payload_len, &sp, &why);
@@ -353,6 +416,24 @@ static cJSON *sent_json(const ep_session *s, uint32_t ssrc, const char *kind)
     return o;
 }
 
+/* "keys": per SSRC of the remote and per SPI, when its key was first seen
+ * and first used (CLOCK_MONOTONIC ns, the clock of the daemons' logs). */
+static void add_key_times(cJSON *arr, const ep_session *s, uint32_t ssrc)
+{
+    const key_times *kt = key_times_get(s, ssrc, false);
+    for (size_t i = 0; kt && i < kt->n; i++) {
+        cJSON *k = cJSON_CreateObject();
+        cJSON_AddNumberToObject(k, "ssrc", ssrc);
+        cJSON_AddNumberToObject(k, "spi", kt->spi[i]);
+        cJSON_AddNumberToObject(k, "first_seen_monotonic_ns", (double)kt->first_seen_ns[i]);
+        if (kt->first_used_ns[i])
+            cJSON_AddNumberToObject(k, "first_used_monotonic_ns", (double)kt->first_used_ns[i]);
+        else
+            cJSON_AddNullToObject(k, "first_used_monotonic_ns");
+        cJSON_AddItemToArray(arr, k);
+    }
+}
+
 static cJSON *session_json(const ep_session *s)
 {
     static agg a[MAX_AGG];
@@ -371,11 +452,17 @@ static cJSON *session_json(const ep_session *s)
     add_ms(o, "join_to_ice_ms", s->join_ns, s->ice_ns);
     add_ms(o, "join_to_dtls_ms", s->join_ns, s->connected_ns);
     add_ms(o, "join_to_keyed_ms", s->join_ns, s->ready_ns);
+    /* Absolute CLOCK_MONOTONIC times, comparable across processes (0: not reached). */
+    cJSON_AddNumberToObject(o, "start_monotonic_ns", (double)s->start_ns);
+    cJSON_AddNumberToObject(o, "join_monotonic_ns", (double)s->join_ns);
+    cJSON_AddNumberToObject(o, "keyed_monotonic_ns", (double)s->ready_ns);
     cJSON_AddItemToObject(o, "ekt_spis", spi_array(s->stats.ekt_spis, s->stats.n_ekt_spis));
     cJSON_AddNumberToObject(o, "ekt_keys", (double)s->stats.ekt_keys);
     cJSON_AddNumberToObject(o, "sent_packets", (double)packets_sent(s));
     cJSON *sent = cJSON_AddArrayToObject(o, "sent");
-    cJSON_AddItemToArray(sent, sent_json(s, s->audio_ssrc, "audio"));
+    cJSON *sent_audio = sent_json(s, s->audio_ssrc, "audio");
+    cJSON_AddStringToObject(sent_audio, "payload", s->media.opus ? "opus" : "synthetic");
+    cJSON_AddItemToArray(sent, sent_audio);
     if (s->video_ssrc)
         cJSON_AddItemToArray(sent, sent_json(s, s->video_ssrc, "video"));
     cJSON_AddNumberToObject(o, "send_errors", (double)s->stats.send_errors);
@@ -413,6 +500,14 @@ static cJSON *session_json(const ep_session *s)
                                     (double)a[i].rejected[k]);
         cJSON_AddItemToObject(r, "spis", spi_array(a[i].spis, a[i].n_spis));
         add_ms(r, "join_to_first_verified_ms", s->join_ns, a[i].first_verified_ns);
+        ep_audio_rx_json(s, a[i].r ? a[i].r->ssrcs : &a[i].ssrc, a[i].r ? a[i].r->n_ssrcs : 1, r);
+        cJSON_AddNumberToObject(r, "first_verified_monotonic_ns", (double)a[i].first_verified_ns);
+        cJSON *keys = cJSON_AddArrayToObject(r, "keys");
+        if (a[i].r)
+            for (size_t k = 0; k < a[i].r->n_ssrcs; k++)
+                add_key_times(keys, s, a[i].r->ssrcs[k]);
+        else
+            add_key_times(keys, s, a[i].ssrc);
         cJSON_AddItemToArray(remotes, r);
     }
 
@@ -446,6 +541,8 @@ bool ep_stats_write_json(ep_app *app, const char *path)
     cJSON_AddStringToObject(root, "program", "perc-endpoint");
     cJSON_AddStringToObject(root, "conference", app->opt.conference);
     cJSON_AddNumberToObject(root, "duration_s", (double)(app->stop_ns - app->start_ns) / 1e9);
+    cJSON_AddNumberToObject(root, "media_start_monotonic_ns", (double)app->start_ns);
+    cJSON_AddNumberToObject(root, "stop_monotonic_ns", (double)app->stop_ns);
     cJSON *arr = cJSON_AddArrayToObject(root, "participants");
     for (size_t i = 0; i < app->n_sessions; i++)
         cJSON_AddItemToArray(arr, session_json(&app->sessions[i]));

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <fcntl.h>
+#include <math.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -762,6 +763,230 @@ static void test_cli(void **state)
                  "--identity");
 }
 
+/* ---- real audio: --audio-in and --record ------------------------------------------ */
+
+/* A speech-like test signal (3 s, 48 kHz mono 16-bit): a harmonic series
+ * on 140 Hz under a 4 Hz syllable envelope, then half a second of pause. */
+static void write_speech_wav(const char *path)
+{
+    enum { RATE = 48000, N = 3 * 48000 };
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t h[44] = "RIFF....WAVEfmt ";
+    uint32_t v32[] = {36u + 2u * N, 16u};
+    for (int i = 0; i < 4; i++) {
+        h[4 + i] = (uint8_t)(v32[0] >> (8 * i));
+        h[16 + i] = (uint8_t)(v32[1] >> (8 * i));
+    }
+    const uint8_t fmt[] = {1, 0, 1, 0, 0x80, 0xBB, 0, 0, 0x00, 0x77, 0x01, 0, 2, 0, 16, 0};
+    memcpy(h + 20, fmt, sizeof fmt);
+    memcpy(h + 36, "data", 4);
+    for (int i = 0; i < 4; i++)
+        h[40 + i] = (uint8_t)((2u * N) >> (8 * i));
+    assert_int_equal(fwrite(h, 1, sizeof h, f), sizeof h);
+    for (int i = 0; i < N; i++) {
+        double t = (double)i / RATE, s = 0.0;
+        for (int k = 1; k <= 10; k++)
+            s += sin(2.0 * 3.14159265358979 * 140.0 * k * t) / k;
+        double env = t < 2.5 ? 0.5 - 0.5 * cos(2.0 * 3.14159265358979 * 4.0 * t) : 0.0;
+        int16_t x = (int16_t)(s * env * 5000.0);
+        uint8_t b[2] = {(uint8_t)((uint16_t)x & 0xFF), (uint8_t)((uint16_t)x >> 8)};
+        assert_int_equal(fwrite(b, 1, 2, f), 2);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+/* What perc-endpoint --record wrote: a finalised 48 kHz mono 16-bit WAV
+ * (RIFF and data sizes match the file); its seconds and RMS. */
+static void read_recording(const char *path, double *seconds, double *rms)
+{
+    char *text = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(path, &text, &len, NULL));
+    const uint8_t *b = (const uint8_t *)text;
+    assert_true(len >= 44);
+    assert_memory_equal(b, "RIFF", 4);
+    assert_memory_equal(b + 8, "WAVEfmt ", 8);
+    uint32_t riff = b[4] | b[5] << 8 | b[6] << 16 | (uint32_t)b[7] << 24;
+    uint32_t data = b[40] | b[41] << 8 | b[42] << 16 | (uint32_t)b[43] << 24;
+    assert_int_equal(riff, len - 8);                       /* finalised */
+    assert_int_equal(data, len - 44);
+    assert_int_equal(b[22] | b[23] << 8, 1);               /* mono */
+    assert_int_equal(b[24] | b[25] << 8 | b[26] << 16, 48000);
+    assert_int_equal(b[34], 16);
+    size_t n = data / 2;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        int16_t x = (int16_t)(b[44 + 2 * i] | b[45 + 2 * i] << 8);
+        sum += (double)x * x;
+    }
+    *seconds = (double)n / 48000.0;
+    *rms = n ? sqrt(sum / (double)n) : 0.0;
+    g_free(text);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return false;
+    bool r = strstr(text, needle) != NULL;
+    g_free(text);
+    return r;
+}
+
+static int wait_child(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const cJSON *remote_named(const cJSON *participant, const char *identity)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(participant, "remotes"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(x, "identity");
+        if (cJSON_IsString(id) && strcmp(id->valuestring, identity) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+/* One sender with --audio-in (Opus) and two receivers with --record, as
+ * three processes: each receiver decodes the talker's audio with no
+ * error and writes talker.wav of about the time it was sent, not silent;
+ * the other receiver's synthetic audio is checked as before and not
+ * recorded. The receivers are in media before the talker starts, so every
+ * Opus packet can verify. */
+static void test_opus_audio(void **state)
+{
+    (void)state;
+    char *wav = g_build_filename(W.dir, "speech.wav", NULL);
+    write_speech_wav(wav);
+    char *rec[2], *st[3], *log[3];
+    static const char *names[3] = {"listener1", "listener2", "talker"};
+    for (int i = 0; i < 3; i++) {
+        char f[32];
+        g_snprintf(f, sizeof f, "opus-%s.json", names[i]);
+        st[i] = g_build_filename(W.dir, f, NULL);
+        g_snprintf(f, sizeof f, "opus-%s.log", names[i]);
+        log[i] = g_build_filename(W.dir, f, NULL);
+        if (i < 2) {
+            g_snprintf(f, sizeof f, "rec-%s", names[i]);
+            rec[i] = g_build_filename(W.dir, f, NULL);
+        }
+    }
+    pid_t pids[3];
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {g_bin[3], "--signaling", W.url, "--conference", "conf1", "--name",
+                              names[i], "--duration", "8", "--media-address", "127.0.0.1",
+                              "--record", rec[i], "--stats", st[i], "--log-level", "info", NULL};
+        pids[i] = spawn(args, log[i], NULL, NULL);
+    }
+    for (int waited = 0; waited < WAIT_MS; waited += 20) {
+        if (file_has(log[0], "sending audio") && file_has(log[1], "sending audio"))
+            break;
+        g_usleep(20000);
+    }
+    const char *targs[] = {g_bin[3], "--signaling", W.url, "--conference", "conf1", "--name",
+                           "talker", "--duration", "4", "--media-address", "127.0.0.1",
+                           "--audio-in", wav, "--stats", st[2], "--log-level", "info", NULL};
+    pids[2] = spawn(targs, log[2], NULL, NULL);
+    int codes[3];
+    for (int i = 2; i >= 0; i--)
+        codes[i] = wait_child(pids[i]);
+    bool ok = true;
+    for (int i = 0; i < 3; i++)
+        ok &= codes[i] == 0;
+    if (!ok) {
+        for (int i = 0; i < 3; i++) {
+            char *t = NULL;
+            if (g_file_get_contents(log[i], &t, NULL, NULL))
+                fprintf(stderr, "---- %s (exit %d) ----\n%s", names[i], codes[i], t);
+            g_free(t);
+        }
+        dump_logs();
+        fail_msg("an endpoint failed: exits %d %d %d", codes[0], codes[1], codes[2]);
+    }
+
+    char *text = NULL;
+    assert_true(g_file_get_contents(st[2], &text, NULL, NULL));
+    cJSON *troot = cJSON_Parse(text);
+    g_free(text);
+    assert_non_null(troot);
+    const cJSON *talker = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(troot, "participants"), 0);
+    const cJSON *sent0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(talker, "sent"), 0);
+    assert_string_equal(str(sent0, "payload"), "opus");
+    double sent = num(sent0, "packets");
+    assert_true(sent >= 190 && sent <= 210); /* 4 s of 20 ms frames */
+
+    for (int i = 0; i < 2; i++) {
+        assert_true(g_file_get_contents(st[i], &text, NULL, NULL));
+        cJSON *root = cJSON_Parse(text);
+        g_free(text);
+        assert_non_null(root);
+        const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "participants"), 0);
+        const cJSON *sent_mine = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p, "sent"), 0);
+        assert_string_equal(str(sent_mine, "payload"), "synthetic");
+        const cJSON *t = remote_named(p, "talker");
+        if (!t)
+            fail_msg("%s has no stats about the talker", names[i]);
+        assert_string_equal(str(t, "audio_payload"), "opus");
+        double verified = num(t, "verified"), decoded = num(t, "opus_frames_decoded");
+        if (verified < 0.99 * sent || decoded != verified || num(t, "opus_decode_errors") != 0 ||
+            num(t, "rejected_total") != 0 || num(t, "payload_bad") != 0)
+            fail_msg("%s: talker sent %.0f, verified %.0f, decoded %.0f, errors %.0f, "
+                     "rejected %.0f, payload_bad %.0f",
+                     names[i], sent, verified, decoded, num(t, "opus_decode_errors"),
+                     num(t, "rejected_total"), num(t, "payload_bad"));
+        char *expect = g_build_filename(rec[i], "talker.wav", NULL);
+        assert_string_equal(str(t, "recording"), expect);
+        double secs = 0, rms = 0;
+        read_recording(expect, &secs, &rms);
+        if (secs < 0.98 * sent * 0.02 || secs > sent * 0.02 + 0.1 || rms < 300.0)
+            fail_msg("%s: talker.wav has %.2f s (sent %.2f s), RMS %.0f", names[i], secs,
+                     sent * 0.02, rms);
+        g_free(expect);
+        /* The other listener sends synthetic audio: checked, not recorded. */
+        const cJSON *o = remote_named(p, names[1 - i]);
+        assert_non_null(o);
+        assert_string_equal(str(o, "audio_payload"), "synthetic");
+        assert_true(num(o, "verified") > 0 && num(o, "payload_ok") == num(o, "verified"));
+        assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "recording")));
+        GDir *d = g_dir_open(rec[i], 0, NULL);
+        assert_non_null(d);
+        int files = 0;
+        while (g_dir_read_name(d))
+            files++;
+        g_dir_close(d);
+        assert_int_equal(files, 1);
+        cJSON_Delete(root);
+    }
+    cJSON_Delete(troot);
+    /* A WAV the strict reader refuses is a usage error naming the reason. */
+    assert_true(g_file_set_contents(wav, "RIFF\4\0\0\0WAVE", 12, NULL));
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--audio-in", wav,
+                                  NULL},
+                 "no fmt chunk");
+    for (int i = 0; i < 3; i++) {
+        (void)g_remove(st[i]);
+        (void)g_remove(log[i]);
+        g_free(st[i]);
+        g_free(log[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        char *f = g_build_filename(rec[i], "talker.wav", NULL);
+        (void)g_remove(f);
+        g_free(f);
+        (void)g_rmdir(rec[i]);
+        g_free(rec[i]);
+    }
+    (void)g_remove(wav);
+    g_free(wav);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -780,6 +1005,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lying_signaling),
         cmocka_unit_test(test_hostile_mdd),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_opus_audio),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,5 +8,6 @@ int cmd_ekt(int argc, char **argv);
 int cmd_tunnel(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_identity(int argc, char **argv);
+int cmd_wav(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const char USAGE[] =
     "  tunnel encode|decode       RFC 9185 tunnel messages, JSON <-> hex\n"
     "  vectors                    print the project's PERC test vectors\n"
     "  identity new|show          an endpoint's DTLS identity (perc-endpoint --identity)\n"
+    "  wav speech|info            test audio for perc-endpoint --audio-in; check a WAV\n"
     "\n"
     "'perc-tool <command> --help' describes each. Exit status: 0 success,\n"
     "1 processing failed (e.g. authentication), 2 bad usage or malformed input.\n";
@@ -33,6 +34,7 @@ typedef struct {
 static const command COMMANDS[] = {
     {"srtp", cmd_srtp},     {"double", cmd_double}, {"ekt", cmd_ekt},
     {"tunnel", cmd_tunnel}, {"vectors", cmd_vectors}, {"identity", cmd_identity},
+    {"wav", cmd_wav},
 };
 
 int main(int argc, char **argv)
