@@ -146,14 +146,26 @@ e2e_in() {
 }
 
 # e2e_shape HOST NETEM-ARGS...: tc netem on both directions of HOST's link
-# (its eth0, and the bridge port toward it). netns mode only.
+# (its eth0, and the bridge port toward it). netns mode only. Returns 1
+# (changing nothing) when the kernel has no netem qdisc.
 e2e_shape() {
     local host=$1 n
     shift
     [ "$E2E_MODE" = netns ] || e2e_fail "e2e_shape needs netns mode"
     for n in "${!E2E_HOSTS[@]}"; do [ "${E2E_HOSTS[$n]}" = "$host" ] && break; done
-    ip netns exec "${E2E_HOST_NS[$host]}" tc qdisc add dev eth0 root netem "$@"
+    ip netns exec "${E2E_HOST_NS[$host]}" tc qdisc add dev eth0 root netem "$@" \
+        2>"$E2E_DIR/netem.err" || return 1
     ip netns exec "$E2E_BRIDGE_NS" tc qdisc add dev "vh$((n + 1))" root netem "$@"
+}
+
+# e2e_drop_random HOST PROBABILITY: without netem, random loss on both
+# directions of HOST's traffic by iptables (statistic match) in its
+# namespace; no reordering. netns mode only.
+e2e_drop_random() {
+    local host=$1 p=$2 chain
+    for chain in INPUT OUTPUT; do
+        e2e_in "$host" iptables -A "$chain" -m statistic --mode random --probability "$p" -j DROP
+    done
 }
 
 # ---- processes -----------------------------------------------------------------------------
