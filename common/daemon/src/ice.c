@@ -2,6 +2,7 @@
 #include "perc_daemon/ice.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include <agent.h>
 
@@ -137,16 +138,41 @@ static perc_ice_state map_state(guint nice_state, perc_ice_state old)
     }
 }
 
+/* Media arrives in bursts (a video frame is several packets, every sender's
+ * at once), and the default UDP receive buffer (about 200 KiB) holds only
+ * about 90 full-size datagrams: a process descheduled for a few
+ * milliseconds on a busy machine loses packets in the kernel (measured by
+ * bench/macro_mdd_load.sh). The socket media flows on gets larger buffers
+ * once ICE has chosen it; the kernel caps them at net.core.rmem_max and
+ * wmem_max. */
+#define ICE_SOCKET_BUFFER (2 * 1024 * 1024)
+
+static void grow_socket_buffers(NiceAgent *nice, guint stream_id)
+{
+    GSocket *gs = nice_agent_get_selected_socket(nice, stream_id, COMPONENT);
+    if (!gs)
+        return;
+    GError *e = NULL;
+    if (!g_socket_set_option(gs, SOL_SOCKET, SO_RCVBUF, ICE_SOCKET_BUFFER, &e) ||
+        !g_socket_set_option(gs, SOL_SOCKET, SO_SNDBUF, ICE_SOCKET_BUFFER, &e)) {
+        perc_log_debug("ICE: could not enlarge the socket buffers: %s", e->message);
+        g_error_free(e);
+    }
+    g_object_unref(gs);
+}
+
 static void on_state_changed(NiceAgent *nice, guint stream_id, guint component_id, guint state,
                              gpointer user)
 {
-    (void)nice;
     perc_ice_stream *s = lookup(user, stream_id);
     if (!s || component_id != COMPONENT)
         return;
     perc_ice_state st = map_state(state, s->state);
     if (st == s->state)
         return;
+    if ((st == PERC_ICE_CONNECTED || st == PERC_ICE_READY) && s->state != PERC_ICE_CONNECTED &&
+        s->state != PERC_ICE_READY)
+        grow_socket_buffers(nice, stream_id);
     s->state = st;
     if (s->cbs.state) {
         enter(s);
