@@ -3,11 +3,15 @@
 #
 # Builds the programs (Release), makes a test PKI, and runs perc-signaling,
 # perc-kmf, perc-mdd and three perc-endpoint processes on 127.0.0.1 for
-# PERC_DEMO_SECONDS (default 15). Prints a progress line every second, then
+# PERC_DEMO_SECONDS (default 15): alice talks (a speech-like WAV the demo
+# generates, Opus-encoded), bob and carol send the synthetic source whose
+# every packet the receivers verify; everyone records what they hear.
+# Prints a progress line every second, then
 # each endpoint's summary (per remote participant: received, verified,
 # lost, rejected by reason), the key epochs the KMF sent, and a verdict.
 # Leaves everything in an output folder (PERC_DEMO_OUT, default
 # out/demo-<time>): the daemons' logs, each endpoint's statistics (JSON),
+# the recordings (rec-<listener>/<speaker>.wav),
 # a capture of the loopback traffic (conference.pcapng, when dumpcap can
 # capture) and the key log that lets Wireshark/tshark decrypt its DTLS and
 # tunnel TLS (keylog.txt: secrets of this demo only).
@@ -69,6 +73,7 @@ http_get() {
 metric() { sed -n "s/^$1 //p" <<<"$2" | head -1; }
 
 sh docker/gen-certs.sh "$out/certs" >/dev/null
+"$bin/tools/perc-tool" wav speech "$out/speech.wav" --seconds 6 >/dev/null
 : >"$out/keylog.txt"
 chmod 600 "$out/keylog.txt"
 
@@ -108,8 +113,11 @@ names=(alice bob carol)
 echo "== starting ${#names[@]} endpoints for ${seconds} s: ${names[*]}"
 ep_pids=()
 for name in "${names[@]}"; do
+    audio=()
+    [ "$name" = alice ] && audio=(--audio-in "$out/speech.wav")
     "$bin/endpoint/perc-endpoint" --signaling "$sig_url" --conference demo --name "$name" \
         --media-address 127.0.0.1 --duration "$seconds" --stats "$out/$name.json" \
+        "${audio[@]}" --record "$out/rec-$name" \
         >"$out/$name.out" 2>"$out/$name.log" &
     ep_pids+=($!)
     pids+=($!)
@@ -147,6 +155,15 @@ for i in "${!names[@]}"; do
     echo
     echo "== ${names[$i]} (exit ${codes[$i]})"
     cat "$out/${names[$i]}.out"
+done
+
+echo
+echo "== recordings (what each listener decoded of alice's speech)"
+for name in "${names[@]}"; do
+    for f in "$out/rec-$name"/*.wav; do
+        [ -e "$f" ] || continue
+        printf '  %-28s %s\n' "${f#"$out"/}" "$("$bin/tools/perc-tool" wav info "$f" 2>&1)"
+    done
 done
 
 echo
