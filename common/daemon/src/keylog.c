@@ -20,7 +20,7 @@ gboolean perc_keylog_open(const char *path, GError **error)
             err = errno;
             close(fd);
         }
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", path,
+        g_set_error(error, G_FILE_ERROR, (gint)g_file_error_from_errno(err), "%s: %s", path,
                     g_strerror(err));
         return FALSE;
     }
