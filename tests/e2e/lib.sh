@@ -202,7 +202,8 @@ e2e_stop() {
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || rc=$?
+    # (braces: bash reports "Killed" for the job on the shell's stderr)
+    { wait "$pid"; } 2>/dev/null || rc=$?
     unset "E2E_PID[$name]"
     return $rc
 }
@@ -219,7 +220,7 @@ e2e_wait_exit() {
         e2e_fail "$name did not exit within $((limit * E2E_SLOW)) s"
     fi
     E2E_RC=0
-    wait "$pid" 2>/dev/null || E2E_RC=$?
+    { wait "$pid"; } 2>/dev/null || E2E_RC=$?
     unset "E2E_PID[$name]"
 }
 
@@ -238,6 +239,23 @@ e2e_wait_log() {
         sleep 0.1
     done
     e2e_fail "'$pattern' did not appear in $name's log within $((limit * E2E_SLOW)) s"
+}
+
+# e2e_wait_log_n NAME PATTERN N [SECONDS]: waits until NAME's log has N
+# lines matching PATTERN (a restarted daemon appends to its log).
+e2e_wait_log_n() {
+    local name=$1 pattern=$2 n=$3 limit=${4:-20} i
+    for ((i = 0; i < limit * 10 * E2E_SLOW; i++)); do
+        [ "$(e2e_log_count "$name" "$pattern")" -ge "$n" ] && return 0
+        sleep 0.1
+    done
+    e2e_fail "'$pattern' did not appear $n times in $name's log within $((limit * E2E_SLOW)) s"
+}
+
+# e2e_progress_verified NAME REMOTE: the verified count of REMOTE in NAME's
+# latest progress line (stdout, once a second: "... | bob 249/250 | ...").
+e2e_progress_verified() {
+    grep -o "| $2 [0-9]*/" "$E2E_DIR/$1.out" 2>/dev/null | tail -1 | tr -dc '0-9'
 }
 
 # e2e_log_count NAME PATTERN: how many lines of NAME's log match.
@@ -436,7 +454,7 @@ e2e_cleanup() {
     sleep 0.3
     for name in "${!E2E_PID[@]}"; do
         kill -KILL "${E2E_PID[$name]}" 2>/dev/null
-        wait "${E2E_PID[$name]}" 2>/dev/null
+        { wait "${E2E_PID[$name]}"; } 2>/dev/null
     done
     if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
         [ -n "${E2E_FAILED:-}" ] || echo "E2E FAIL [${E2E_NAME:-?}]: exit status $rc (a command failed; see above)" >&2
