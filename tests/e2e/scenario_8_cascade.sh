@@ -43,5 +43,10 @@ for m in mdd-1 mdd-2; do
 done
 
 echo "e2e: verified (alice, bob on mdd-1; carol, dave on mdd-2):"
-E2E_MESH_SENT_MIN=0.9 e2e_check_mesh 0.99 "${names[@]}"
+# Against all a sender sent, looser: the joins are one after another and
+# the last one keys later than the first one starts sending (much later
+# in the sanitizer build).
+sent_min=0.9
+[ "$E2E_ASAN" = 1 ] && sent_min=0.8
+E2E_MESH_SENT_MIN=$sent_min e2e_check_mesh 0.99 "${names[@]}"
 e2e_pass "4 endpoints split across 2 cascaded MDDs on 2 hosts verified everyone"
