@@ -3,12 +3,16 @@
 # writes JSON per benchmark, a combined summary.json, callgrind instruction
 # counts and PNG plots (gnuplot) into an output folder.
 #
-# Usage: bench/run.sh [--smoke] [--runs R] [--n N] [--out DIR] [--no-callgrind]
-#   --smoke         every benchmark for about one second (no callgrind)
+# Usage: bench/run.sh [--smoke] [--runs R] [--n N] [--out DIR] [--no-callgrind] [--no-macro]
+#   --smoke         every benchmark for about one second (no callgrind); the
+#                   macro benchmarks for a few seconds each
 #   --runs R        runs per benchmark (each figure is the median over them)
 #   --n N           handshakes per run of bench_kmf_handshakes (default 200)
 #   --out DIR       output folder (default bench/results/, not committed)
 #   --no-callgrind  skip the valgrind instruction counts
+#   --no-macro      skip the macro benchmarks (real processes on 127.0.0.1:
+#                   bench/macro_mdd_load.sh, bench/macro_latency.sh; about
+#                   six minutes without --smoke)
 # BUILD_DIR overrides the build directory (default build/bench).
 # Installs valgrind and gnuplot-nox (tools/lib/deps.sh) when they are
 # missing and it can; without them it says what it skipped.
@@ -18,6 +22,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 smoke=0
 callgrind=1
+macro=1
 runs=""
 kmf_n=""
 out="$root/bench/results"
@@ -25,10 +30,11 @@ while [ $# -gt 0 ]; do
     case $1 in
     --smoke) smoke=1 ;;
     --no-callgrind) callgrind=0 ;;
+    --no-macro) macro=0 ;;
     --runs) runs=$2; shift ;;
     --n) kmf_n=$2; shift ;;
     --out) out=$2; shift ;;
-    *) echo "usage: bench/run.sh [--smoke] [--runs R] [--n N] [--out DIR] [--no-callgrind]" >&2
+    *) echo "usage: bench/run.sh [--smoke] [--runs R] [--n N] [--out DIR] [--no-callgrind] [--no-macro]" >&2
        exit 2 ;;
     esac
     shift
@@ -44,7 +50,10 @@ perc_install_packages $PERC_BUILD_PACKAGES libsrtp2-dev $PERC_BENCH_PACKAGES ||
 configure=(-G Ninja -DCMAKE_BUILD_TYPE=Release)
 [ -f "$build/CMakeCache.txt" ] || configure+=(-DPERC_TESTS=OFF)
 cmake -S "$root" -B "$build" "${configure[@]}" >/dev/null
-cmake --build "$build" --target bench_kmf_handshakes perc_micro_benches -j "$(nproc 2>/dev/null || echo 2)"
+targets=(bench_kmf_handshakes perc_micro_benches)
+# The macro benchmarks run the programs themselves.
+[ $macro = 1 ] && targets+=(perc-signaling perc-kmf perc-mdd perc-endpoint)
+cmake --build "$build" --target "${targets[@]}" -j "$(nproc 2>/dev/null || echo 2)"
 mkdir -p "$out"
 
 machine="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(openssl version 2>/dev/null || echo 'openssl CLI not found')"
@@ -76,6 +85,19 @@ echo; echo "== bench_kmf_handshakes"
 "$build/bench/bench_kmf_handshakes" "${kmf_args[@]}" --out "$out/kmf_handshakes.json"
 names+=(kmf_handshakes)
 
+if [ $macro = 1 ]; then
+    macro_args=(--bin "$build" --out "$out")
+    [ $smoke = 1 ] && macro_args+=(--smoke)
+    for b in macro_mdd_load macro_latency; do
+        echo; echo "== $b (real processes on 127.0.0.1)"
+        if "$root/bench/$b.sh" "${macro_args[@]}"; then
+            names+=("$b")
+        else
+            echo "warning: $b failed; see $out/$b/" >&2
+        fi
+    done
+fi
+
 if [ $callgrind = 1 ]; then
     echo; echo "== callgrind instruction counts"
     "$root/bench/callgrind.sh" "$build/bench" "$out/callgrind.json"
@@ -106,6 +128,10 @@ printf '%-44s %8s %8s %s\n' "ratio" "median" "target" ""
 cat "$out"/*.ratios.tsv 2>/dev/null | grep -v '^#' |
     awk -F'\t' '{ t = ($6 > 0) ? sprintf(">=%.2f", $6) : "-"; m = ($7 == "-") ? "" : $7;
                  gsub("_", " ", m); printf "%-44s %8.3f %8s %s\n", $2, $3, t, m }'
+if [ -f "$out/macro_mdd_load.json" ] || [ -f "$out/macro_latency.json" ]; then
+    echo; echo "== summary: macro benchmarks (targets reported, not asserted)"
+    python3 "$root/bench/macro_summary.py" "$out"
+fi
 echo "JSON: $out/summary.json (and one file per benchmark)"
 
 if command -v gnuplot >/dev/null 2>&1; then
@@ -113,6 +139,9 @@ if command -v gnuplot >/dev/null 2>&1; then
         [ -f "$out/$n.ratios.tsv" ] || continue
         gnuplot -e "name='$n'; dir='$out'" "$root/bench/plot.gp"
     done
+    if [ -f "$out/macro_mdd_load.steps.tsv" ]; then
+        gnuplot -e "dir='$out'" "$root/bench/plot_macro.gp"
+    fi
     echo "plots: $(cd "$out" && ls *.png 2>/dev/null | tr '\n' ' ')"
 else
     echo "plots: skipped, gnuplot not found (Debian: apt-get install gnuplot-nox)"
