@@ -484,7 +484,10 @@ static int on_hello(perc_focus *f, focus_conn *c, const perc_sig_msg *m, uint64_
         focus_log(f, PERC_FOCUS_LOG_INFO, "conn %llu: key distributor %s registered (%s)",
                   (unsigned long long)c->id, c->name, c->fingerprint);
     }
-    return welcome(f, c, m);
+    int rc = welcome(f, c, m);
+    if (rc == PERC_OK && m->role == PERC_SIG_ROLE_KMF)
+        rc = focus_kmf_registered(f, c);
+    return rc;
 }
 
 /* ---- dispatch ---- */

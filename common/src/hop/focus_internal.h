@@ -188,6 +188,9 @@ int focus_on_mdd(perc_focus *f, focus_conn *c, const perc_sig_msg *m, uint64_t n
 int focus_on_daemon_error(perc_focus *f, focus_conn *c, const perc_sig_msg *m, uint64_t now);
 /* The connection is going away: its participant, or what it served. */
 int focus_conn_gone(perc_focus *f, focus_conn *c, uint64_t now);
+/* A key distributor registered: participants keyed by one that is gone are
+ * ended (they join again under the new one). */
+int focus_kmf_registered(perc_focus *f, focus_conn *c);
 /* Timers of participants due at now. */
 int focus_part_timers(perc_focus *f, uint64_t now);
 uint64_t focus_part_next_timeout(const perc_focus *f);

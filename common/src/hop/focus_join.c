@@ -1096,6 +1096,30 @@ static int kmf_gone(perc_focus *f, focus_conn *c)
     return rc;
 }
 
+/* Keyed (answered or joined) and the KMF that keyed it is gone. */
+static bool orphaned(const focus_part *p, uint64_t conn)
+{
+    (void)conn;
+    return !p->kmf_told && (p->state == PERC_FOCUS_ANSWERED || p->state == PERC_FOCUS_JOINED);
+}
+
+int focus_kmf_registered(perc_focus *f, focus_conn *c)
+{
+    /* A KMF that registers knows nothing of the participants its departed
+     * predecessor keyed: it holds neither their DTLS associations nor the
+     * conference's EKTKey, so whoever it keys next could not decrypt them
+     * nor they the newcomer (RFC 8871 §4.5.2: one EKTKey per conference).
+     * They are ended; endpoints join again and are keyed by this one. */
+    int rc = PERC_OK;
+    focus_part *p;
+    while ((p = first_part(f, orphaned, c->id)) != NULL) {
+        int r = send_ended(f, p, "kmf-gone: the key distributor restarted; join again");
+        int r2 = part_remove(f, p, "kmf-gone");
+        rc = rc ? rc : (r ? r : r2);
+    }
+    return rc;
+}
+
 int focus_conn_gone(perc_focus *f, focus_conn *c, uint64_t now)
 {
     (void)now;
