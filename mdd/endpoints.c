@@ -157,9 +157,12 @@ mdd_endpoint *mdd_endpoint_create(mddd *d, const char *conference, const char *p
     ep->offer_re = g_strdup(re);
     ep->held = g_queue_new();
     int rc = perc_mdd_endpoint_add(d->core, ep->handle, perc_clock_now_ns());
+    if (rc == PERC_OK)
+        rc = perc_mdd_endpoint_set_group(d->core, ep->handle, mdd_conference_group(d, conference));
     if (rc != PERC_OK) {
         g_set_error(error, PERC_DAEMON_ERROR, PERC_DAEMON_ERROR_LIMIT,
                     "forwarding core refused the endpoint: %s", perc_strerror(rc));
+        mdd_core_forget(d, ep->handle);
         endpoint_free(ep);
         return NULL;
     }
@@ -289,8 +292,19 @@ void mddd_after(mddd *d)
         perc_deadline_timer_cancel(d->timer);
 }
 
+uint32_t mdd_conference_group(mddd *d, const char *conference)
+{
+    gpointer v = g_hash_table_lookup(d->conf_ids, conference);
+    if (v)
+        return GPOINTER_TO_UINT(v);
+    uint32_t id = ++d->next_conf_id;
+    g_hash_table_insert(d->conf_ids, g_strdup(conference), GUINT_TO_POINTER(id));
+    return id;
+}
+
 void mdd_endpoints_init(mddd *d)
 {
+    d->conf_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->endpoints = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, endpoint_free);
     d->by_participant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }

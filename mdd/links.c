@@ -213,6 +213,8 @@ gboolean mdd_link_create(mddd *d, const char *conference, const char *name, cons
     l->info_re = g_strdup(re);
     l->timer = perc_deadline_timer_new(NULL, on_timer, l);
     int rc = perc_mdd_link_add(d->core, l->handle, perc_clock_now_ns());
+    if (rc == PERC_OK)
+        rc = perc_mdd_endpoint_set_group(d->core, l->handle, mdd_conference_group(d, conference));
     if (rc != PERC_OK) {
         g_set_error(error, PERC_DAEMON_ERROR, PERC_DAEMON_ERROR_LIMIT,
                     "forwarding core refused the link: %s", perc_strerror(rc));

@@ -49,6 +49,9 @@ static const perc_opt opts[] = {
      .help = "addresses for ICE host candidates (default: every interface but loopback)"},
     {.name = "media-ports", .type = PERC_OPT_STRING, .metavar = "MIN-MAX",
      .help = "UDP port range for media (default: any)"},
+    {.name = "max-streams", .type = PERC_OPT_UINT, .def = "64", .min = 4, .max = 1024,
+     .help = "SSRCs one endpoint may send, and receive from the others (about 124 bytes each "
+             "per endpoint)"},
     {.name = "last-n", .type = PERC_OPT_UINT, .def = "0", .min = 0, .max = 65535,
      .help = "forward only the N loudest senders by RFC 6464 audio level (0: everyone)"},
     {.name = "audio-level-id", .type = PERC_OPT_UINT, .def = "1", .min = 1, .max = 14,
@@ -171,7 +174,8 @@ int main(int argc, char **argv)
         if (n == 0 || n > MAX_ADDRESSES)
             usage_error("--media-address: between 1 and %d addresses", MAX_ADDRESSES);
     }
-    uint64_t capacity = 500, last_n = 0, level_id = 1, liveness_s = 5;
+    uint64_t capacity = 500, last_n = 0, level_id = 1, liveness_s = 5, max_streams = 64;
+    (void)perc_config_uint(cfg, "max-streams", &max_streams);
     (void)perc_config_uint(cfg, "capacity", &capacity);
     (void)perc_config_uint(cfg, "last-n", &last_n);
     (void)perc_config_uint(cfg, "audio-level-id", &level_id);
@@ -218,6 +222,9 @@ int main(int argc, char **argv)
      * over at most a few MDDs, docs/signaling.md §7). */
     mc.max_endpoints = d.capacity + (d.cascade ? MDD_MAX_LINKS : 0);
     mc.timeout_ns = d.liveness_ns;
+    /* A receiver needs one outgoing stream per SSRC forwarded to it: two
+     * per participant with video (the core's default, 16, is for tests). */
+    mc.max_ssrcs = (size_t)max_streams;
     mc.audio_level_id = (uint8_t)level_id;
     mc.last_n = (size_t)last_n;
 #ifdef PERC_MDD_DISHONEST
@@ -329,6 +336,7 @@ out:
 #endif
     perc_tls_ctx_free(d.tls_ctx);
     g_hash_table_destroy(d.links);
+    g_hash_table_destroy(d.conf_ids);
     g_hash_table_destroy(d.by_participant);
     g_hash_table_destroy(d.endpoints);
     g_strfreev(addresses);

@@ -80,6 +80,8 @@ struct mddd {
     GHashTable *endpoints;      /* handle (uint64_t*) -> mdd_endpoint* (owned) */
     GHashTable *by_participant; /* "conf\x1fparticipant" -> mdd_endpoint* */
     uint64_t next_handle;
+    GHashTable *conf_ids;       /* conference name -> the core's group number */
+    uint32_t next_conf_id;
     size_t capacity;
     uint64_t liveness_ns;       /* the core's timeout, for log lines */
     /* tunnel */
@@ -115,6 +117,9 @@ void mddd_after(mddd *d);
 
 /* Creates the endpoint tables. */
 void mdd_endpoints_init(mddd *d);
+/* The forwarding core's group for a conference (media never crosses
+ * groups): a small number per conference name, made on first use. */
+uint32_t mdd_conference_group(mddd *d, const char *conference);
 
 /* Creates an endpoint for an endpoint-offer: an ICE-lite stream with the
  * offer's credentials and candidates (its BUNDLE transport, the first

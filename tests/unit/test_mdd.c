@@ -679,6 +679,40 @@ static void test_tamper_hook(void **state)
     perc_mdd_free(m);
 }
 
+/* Two conferences on one MD: A and B in one, C in another with B's SSRC.
+ * Nothing crosses between them, and an SSRC may repeat across them. */
+static void test_conferences_isolated(void **state)
+{
+    (void)state;
+    perc_mdd *m = mdd_with(NULL, 0);
+    ep *a = &g_ep[0], *b = &g_ep[1], *c = &g_ep[2];
+    assert_int_equal(perc_mdd_endpoint_set_group(m, a->handle, 1), PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_set_group(m, b->handle, 1), PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_set_group(m, c->handle, 2), PERC_OK);
+    assert_int_equal(perc_mdd_endpoint_set_group(m, 99, 2), PERC_ERR_NOT_FOUND);
+    uint8_t plain[300], pkt[600], out[PERC_MDD_MAX_PACKET + 64];
+    size_t plen, olen;
+    uint64_t h;
+    send_rtp(m, a, 1, -1, 1, plain, &plen);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_OK);
+    assert_int_equal(h, b->handle);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_ERR_NOT_FOUND);
+    /* C uses B's SSRC in its own conference: allowed, and goes nowhere
+     * (C is alone there). */
+    ep fake = *c;
+    fake.ssrc = b->ssrc;
+    send_rtp(m, b, 1, -1, 2, plain, &plen);
+    while (perc_mdd_pop(m, &h, out, sizeof out, &olen) == PERC_OK)
+        assert_int_equal(h, a->handle);
+    plen = plain_rtp(&fake, 5, -1, plain, sizeof plain);
+    size_t n = protect(&fake, plain, plen, pkt, sizeof pkt);
+    assert_int_equal(perc_mdd_rtp_in(m, c->handle, pkt, n, 3), PERC_OK);
+    assert_int_equal(perc_mdd_pop(m, &h, out, sizeof out, &olen), PERC_ERR_NOT_FOUND);
+    /* Moving C after it sent media is refused. */
+    assert_int_equal(perc_mdd_endpoint_set_group(m, c->handle, 1), PERC_ERR_STATE);
+    perc_mdd_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_nack_translated),
         cmocka_unit_test(test_cascade_link),
         cmocka_unit_test(test_tamper_hook),
+        cmocka_unit_test(test_conferences_isolated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,6 +111,12 @@ void perc_mdd_free(perc_mdd *mdd);
  * nothing); now starts its liveness timer. Errors: PERC_ERR_INVALID_ARG,
  * PERC_ERR_STATE (handle already present), PERC_ERR_LIMIT (table full). */
 PERC_MUST_CHECK int perc_mdd_endpoint_add(perc_mdd *mdd, uint64_t handle, uint64_t now);
+/* Puts the endpoint (or link) in conference `group` (every slot starts in
+ * group 0): media, RTCP, SSRC ownership and last-N stay inside a group, so
+ * one MD can serve several conferences without one hearing another.
+ * Call it before the slot's first packet. Errors: PERC_ERR_NOT_FOUND,
+ * PERC_ERR_STATE (it already sent media in another group). */
+PERC_MUST_CHECK int perc_mdd_endpoint_set_group(perc_mdd *mdd, uint64_t handle, uint32_t group);
 /* Removes an endpoint, wiping its keys and dropping its queued output.
  * Errors: PERC_ERR_NOT_FOUND. */
 PERC_MUST_CHECK int perc_mdd_endpoint_remove(perc_mdd *mdd, uint64_t handle);

@@ -44,6 +44,7 @@ typedef struct mdd_tx_stream {      /* per (receiver R, SSRC) */
 typedef struct mdd_endpoint {
     bool used;
     bool link;                      /* a cascade link to another MD */
+    uint32_t group;                 /* its conference: media stays inside one */
     uint64_t handle;
     uint64_t last_seen;
     perc_srtp_session *rx;          /* client_write: endpoint -> MD */
@@ -130,11 +131,12 @@ static mdd_tx_stream *tx_find(const perc_mdd *m, const mdd_endpoint *e, uint32_t
     return free_slot;
 }
 
-/* The endpoint whose media SSRCs include ssrc (NULL if none). */
-static mdd_endpoint *ssrc_owner(const perc_mdd *m, uint32_t ssrc)
+/* The endpoint of conference `group` whose media SSRCs include ssrc (NULL
+ * if none). SSRCs are unique within a conference only (RFC 3550 §8). */
+static mdd_endpoint *ssrc_owner(const perc_mdd *m, uint32_t group, uint32_t ssrc)
 {
     for (size_t i = 0; i < m->cfg.max_endpoints; i++)
-        if (m->eps[i].used && rx_find(m, &m->eps[i], ssrc))
+        if (m->eps[i].used && m->eps[i].group == group && rx_find(m, &m->eps[i], ssrc))
             return &m->eps[i];
     return NULL;
 }
@@ -222,6 +224,22 @@ int perc_mdd_endpoint_add(perc_mdd *m, uint64_t handle, uint64_t now)
         }
     }
     return PERC_ERR_LIMIT;
+}
+
+int perc_mdd_endpoint_set_group(perc_mdd *m, uint64_t handle, uint32_t group)
+{
+    if (!m)
+        return PERC_ERR_INVALID_ARG;
+    mdd_endpoint *e = ep_find(m, handle);
+    if (!e)
+        return PERC_ERR_NOT_FOUND;
+    bool has_streams = e->selected;
+    for (size_t i = 0; i < m->cfg.max_ssrcs && !has_streams; i++)
+        has_streams = e->rxs[i].used;
+    if (e->group != group && has_streams)
+        return PERC_ERR_STATE; /* its streams and selection belong to the old conference */
+    e->group = group;
+    return PERC_OK;
 }
 
 int perc_mdd_link_add(perc_mdd *m, uint64_t handle, uint64_t now)
@@ -476,7 +494,7 @@ static void last_n_update(perc_mdd *m, mdd_endpoint *e, bool has_level, uint8_t 
     mdd_endpoint *quietest = NULL;
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *o = &m->eps[i];
-        if (!o->used || !o->selected)
+        if (!o->used || !o->selected || o->group != e->group) /* last-N per conference */
             continue;
         n_sel++;
         if (!quietest || o->loudness < quietest->loudness)
@@ -640,7 +658,7 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
          * receiver's outgoing numbering is per SSRC, and the MD may not
          * rename an SSRC (the inner layer authenticates it). The first
          * endpoint keeps it. */
-        mdd_endpoint *owner = ssrc_owner(m, h.ssrc);
+        mdd_endpoint *owner = ssrc_owner(m, e->group, h.ssrc);
         if (owner && owner != e) {
             e->stats.drop_ssrc_in_use++;
             return PERC_ERR_SSRC_IN_USE;
@@ -676,9 +694,10 @@ int perc_mdd_rtp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t len
 
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *r = &m->eps[i];
-        /* Never from one link to another: with more than two MDs a loop
-         * would otherwise forward packets forever. */
-        if (!r->used || r == e || !r->tx || (e->link && r->link))
+        /* Only inside the sender's conference; never from one link to
+         * another: with more than two MDs a loop would otherwise forward
+         * packets forever. */
+        if (!r->used || r == e || !r->tx || r->group != e->group || (e->link && r->link))
             continue;
         if (!forward) {
             mdd_tx_stream *t = tx_find(m, r, h.ssrc, false);
@@ -777,7 +796,7 @@ int perc_mdd_rtcp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t le
     /* Per recipient: the broadcast packets, then the feedback for it. */
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *r = &m->eps[i];
-        if (!r->used || r == e || !r->tx || (e->link && r->link))
+        if (!r->used || r == e || !r->tx || r->group != e->group || (e->link && r->link))
             continue;
         mdd_slot *slot = queue_tail(m);
         if (!slot) {
@@ -797,7 +816,7 @@ int perc_mdd_rtcp_in(perc_mdd *m, uint64_t handle, const uint8_t *pkt, size_t le
                 size_t nt = 0;
                 if (perc_rtcp_fb_targets(&p, tg, 32, &nt) == PERC_OK)
                     for (size_t k = 0; k < nt && !take; k++)
-                        take = ssrc_owner(m, tg[k]) == r;
+                        take = ssrc_owner(m, e->group, tg[k]) == r;
             }
             if (!take)
                 continue;
