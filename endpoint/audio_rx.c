@@ -48,6 +48,7 @@ struct ep_audio_rx {
     ep_wav_writer wav;
     bool record_failed;          /* opening or writing failed: logged once */
     char *path;                  /* NULL: not recording */
+    bool named_by_ssrc;          /* the roster did not know the sender yet */
     uint64_t since_patch;
 };
 
@@ -113,8 +114,10 @@ static void start_recording(ep_session *s, ep_remote_track *t, ep_audio_rx *a)
         safe_name(r->identity, base, sizeof base);
     else
         base[0] = '\0';
-    if (!base[0])
+    if (!base[0]) {
         g_snprintf(base, sizeof base, "ssrc-%08x", t->ssrc);
+        a->named_by_ssrc = true;
+    }
     g_snprintf(file, sizeof file, "%s.wav", base);
     a->path = g_build_filename(dir, file, NULL);
     if (path_in_use(s, a->path)) {
@@ -133,6 +136,39 @@ static void start_recording(ep_session *s, ep_remote_track *t, ep_audio_rx *a)
     }
     perc_log_info("%s: recording SSRC %08x (%s) to %s", s->name, t->ssrc,
                   r ? r->identity : "not in the roster", a->path);
+}
+
+void ep_audio_rx_roster_update(ep_session *s, const ep_roster_entry *r)
+{
+    char base[80];
+    safe_name(r->identity, base, sizeof base);
+    if (!base[0])
+        return;
+    for (size_t k = 0; k < r->n_ssrcs; k++) {
+        ep_remote_track *t = NULL;
+        for (size_t i = 0; i < s->stats.n_tracks && !t; i++)
+            if (s->stats.tracks[i].ssrc == r->ssrcs[k])
+                t = &s->stats.tracks[i];
+        ep_audio_rx *a = t ? t->audio : NULL;
+        if (!a || !a->path || !a->named_by_ssrc)
+            continue;
+        char *dir = g_path_get_dirname(a->path);
+        char file[100];
+        g_snprintf(file, sizeof file, "%s.wav", base);
+        char *to = g_build_filename(dir, file, NULL);
+        g_free(dir);
+        /* The open file keeps being written under its new name. */
+        if (!path_in_use(s, to) && !g_file_test(to, G_FILE_TEST_EXISTS) &&
+            rename(a->path, to) == 0) {
+            perc_log_info("%s: recording of SSRC %08x renamed to %s (%s)", s->name, t->ssrc, to,
+                          r->identity);
+            g_free(a->path);
+            a->path = to;
+            a->named_by_ssrc = false;
+        } else {
+            g_free(to);
+        }
+    }
 }
 
 static void record(ep_session *s, ep_audio_rx *a, const int16_t *pcm, size_t n)

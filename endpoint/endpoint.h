@@ -213,6 +213,10 @@ typedef struct ep_audio_rx ep_audio_rx;
  * decodes it (and records it with --record) and returns true; false for
  * anything the synthetic payload check should see. */
 bool ep_audio_rx_on_frame(ep_session *s, ep_remote_track *t, const perc_participant_frame *f);
+/* The roster learnt who sends these SSRCs: a recording begun under
+ * ssrc-XXXXXXXX (its first packet came before the `joined` event) is
+ * renamed to the identity's name. */
+void ep_audio_rx_roster_update(ep_session *s, const ep_roster_entry *r);
 /* Finalises every recording of s (sizes patched, logged) and frees the
  * decoders. */
 void ep_audio_rx_close_all(ep_session *s);

@@ -829,6 +829,7 @@ static void on_joined(ep_session *s, const perc_sig_msg *m)
     }
     perc_log_info("%s: %s joined as %s with %zu SSRC(s)", s->name, r->identity, r->participant,
                   r->n_ssrcs);
+    ep_audio_rx_roster_update(s, r);
 }
 
 static bool sig_message(void *user, perc_sigclient *c, const perc_sig_msg *m)
