@@ -36,7 +36,7 @@
  * starts anyway (see start_dtls). */
 #define DTLS_FALLBACK_MS 300
 /* ... and how long after READY it starts (see ice_state). */
-#define DTLS_READY_DELAY_MS 50
+#define DTLS_READY_DELAY_MS 0
 
 /* Every datagram the core produces fits (perc/participant.h). */
 static uint8_t g_dgram[PERC_DTLS_MAX_DATAGRAM];
@@ -466,11 +466,10 @@ static void ice_state(void *user, perc_ice_stream *st, perc_ice_state state)
     s->ice_state = state;
     perc_log_debug("%s: ICE %s", s->name, perc_ice_state_name(state));
     if ((state == PERC_ICE_READY || state == PERC_ICE_CONNECTED) && s->p && !s->started) {
-        /* The MDD's ICE-lite agent takes up to a connectivity-check tick
-         * (libnice: 20 ms) to see our nomination, and drops what the KMF
-         * sends us until then: a short wait saves a lost first flight and
-         * its 1 s retransmission. CONNECTED without READY waits longer for
-         * the nomination, then goes ahead on the working pair. */
+        /* READY: at once (the MDD holds what the KMF sends us until its
+         * lite agent has seen our nomination, so nothing is lost).
+         * CONNECTED without READY waits a little for the nomination, then
+         * goes ahead on the working pair. */
         guint ms = state == PERC_ICE_READY ? DTLS_READY_DELAY_MS : DTLS_FALLBACK_MS;
         if (s->dtls_fallback_src)
             g_source_remove(s->dtls_fallback_src);
@@ -830,6 +829,9 @@ static void on_joined(ep_session *s, const perc_sig_msg *m)
     perc_log_info("%s: %s joined as %s with %zu SSRC(s)", s->name, r->identity, r->participant,
                   r->n_ssrcs);
     ep_audio_rx_roster_update(s, r);
+    /* The newcomer needs our keys: Full EKT fields on our next packets. */
+    if (s->p && perc_participant_announce_keys(s->p) != PERC_OK)
+        perc_log_debug("%s: could not schedule Full EKT fields", s->name);
 }
 
 static bool sig_message(void *user, perc_sigclient *c, const perc_sig_msg *m)

@@ -189,6 +189,17 @@ static void test_pli_and_unkeyed_video(void **state)
     assert_int_equal(after.keyframe_requests, before.keyframe_requests + 1);
     assert_int_equal(after.full_fields, before.full_fields + 1);
 
+    /* A newcomer announced by signaling: the next packet carries a Full
+     * field too, without waiting for the periodic one. */
+    assert_int_equal(perc_participant_announce_keys(s.ep[0].p), PERC_OK);
+    psim_send_frames(&s);
+    psim_pump(&s);
+    perc_participant_send_stats announced;
+    assert_int_equal(perc_participant_send_stats_get(s.ep[0].p, s.ep[0].ssrc, &announced),
+                     PERC_OK);
+    assert_int_equal(announced.full_fields, after.full_fields + 1);
+    assert_int_equal(perc_participant_announce_keys(NULL), PERC_ERR_INVALID_ARG);
+
     /* A third participant joins with video PTs configured; alice's Full
      * fields are 100 ms apart, so it first sees unkeyed packets. */
     int d = psim_add(&s, "carol");

@@ -256,6 +256,13 @@ PERC_MUST_CHECK int perc_participant_send_rtp(perc_participant *p, uint32_t ssrc
                                               const uint8_t *payload, size_t len,
                                               const perc_audio_level *level, uint64_t now);
 
+/* A new receiver joined (signaling's `joined`): the next packet of each
+ * of our SSRCs carries a Full EKT field, so it learns our end-to-end keys
+ * at once instead of at the next periodic Full field (RFC 8870 §4.6 leaves
+ * the repetition schedule to the sender; a newcomer is why it repeats).
+ * Errors: PERC_ERR_INVALID_ARG. */
+PERC_MUST_CHECK int perc_participant_announce_keys(perc_participant *p);
+
 /* TEST AND INTEROP ONLY: a copy of the newest EKT parameter set (the
  * EKTKey itself: secret; wipe with perc_ekt_params_wipe). For tests that
  * hand a departed participant's keys to perc-tool and show they open

@@ -119,3 +119,12 @@ int perc_participant_send_rtp(perc_participant *p, uint32_t ssrc, uint8_t pt, ui
     p->stats.rtp_sent++;
     return PERC_OK;
 }
+
+int perc_participant_announce_keys(perc_participant *p)
+{
+    if (!p)
+        return PERC_ERR_INVALID_ARG;
+    for (size_t i = 0; i < p->n_tx; i++)
+        p->tx[i].force_full = true;
+    return PERC_OK;
+}
