@@ -432,10 +432,29 @@ static void test_rtcp_routing(void **state)
 static void test_liveness(void **state)
 {
     (void)state;
-    perc_mdd *m = mdd_with(NULL, 0);
+    perc_mdd *m = NULL;
+    assert_int_equal(perc_mdd_new(NULL, &m), PERC_OK);
     uint8_t plain[300], out[PERC_MDD_MAX_PACKET + 64];
     size_t plen, olen;
     uint64_t h, dl;
+    /* Without keys an endpoint is still doing DTLS: no liveness yet. */
+    for (int i = 0; i < NEP; i++)
+        assert_int_equal(perc_mdd_endpoint_add(m, g_ep[i].handle, 0), PERC_OK);
+    assert_int_equal(perc_mdd_next_timeout(m, &dl), PERC_ERR_NOT_FOUND);
+    assert_int_equal(perc_mdd_on_timeout(m, 60 * SEC), PERC_OK);
+    perc_mdd_stats st0;
+    assert_int_equal(perc_mdd_stats_get(m, 3, &st0), PERC_OK);
+    /* Keys arrive: the clock starts at the next on_timeout (here 0, as if
+     * the keys came at time 0). */
+    for (int i = 0; i < NEP; i++) {
+        ep *e = &g_ep[i];
+        assert_int_equal(perc_mdd_endpoint_set_keys(m, e->handle, PROFILE, e->ck, 16, e->cs, 12,
+                                                    e->sk, 16, e->ss, 12),
+                         PERC_OK);
+    }
+    assert_int_equal(perc_mdd_next_timeout(m, &dl), PERC_OK);
+    assert_int_equal(dl, 0);
+    assert_int_equal(perc_mdd_on_timeout(m, 0), PERC_OK);
     send_rtp(m, &g_ep[0], 1, -1, 4 * SEC, plain, &plen);
     send_rtp(m, &g_ep[1], 1, -1, 4 * SEC, plain, &plen);
     assert_int_equal(perc_mdd_next_timeout(m, &dl), PERC_OK);
@@ -628,6 +647,7 @@ static void test_cascade_link(void **state)
     assert_int_equal(h, a->handle);
     assert_int_equal(receive(a, c, out, olen, plain, plen), 9);
     /* Liveness removes silent endpoints, never the link. */
+    assert_int_equal(perc_mdd_on_timeout(m1, 6), PERC_OK); /* starts the clocks */
     assert_int_equal(perc_mdd_on_timeout(m1, 100 * SEC), PERC_OK);
     perc_mdd_stats st;
     assert_int_equal(perc_mdd_stats_get(m1, a->handle, &st), PERC_ERR_NOT_FOUND);

@@ -32,8 +32,9 @@
  * recipient gets one compound sealed with its send session at its own
  * SRTCP index.
  *
- * Liveness: an endpoint with no authenticated RTP or RTCP for timeout_ns is
- * removed by perc_mdd_on_timeout, which queues PERC_MDD_EVENT_ENDPOINT_GONE.
+ * Liveness: a keyed endpoint with no authenticated RTP or RTCP for
+ * timeout_ns (counted from its keys' arrival or its last packet) is removed
+ * by perc_mdd_on_timeout, which queues PERC_MDD_EVENT_ENDPOINT_GONE.
  *
  * Not thread-safe. All perc_mdd_* functions returning int return PERC_OK
  * or a negative perc_err.
@@ -108,7 +109,10 @@ PERC_MUST_CHECK int perc_mdd_new(const perc_mdd_config *cfg, perc_mdd **out);
 void perc_mdd_free(perc_mdd *mdd);
 
 /* Adds an endpoint (no keys yet: its packets are dropped and it receives
- * nothing); now starts its liveness timer. Errors: PERC_ERR_INVALID_ARG,
+ * nothing). Its liveness clock starts at the first perc_mdd_on_timeout
+ * after its keys are installed (next_timeout then says "now"): before
+ * that it is still doing DTLS, which can take long under loss, and the
+ * caller's own join timeout covers an endpoint that never gets keys. Errors: PERC_ERR_INVALID_ARG,
  * PERC_ERR_STATE (handle already present), PERC_ERR_LIMIT (table full). */
 PERC_MUST_CHECK int perc_mdd_endpoint_add(perc_mdd *mdd, uint64_t handle, uint64_t now);
 /* Puts the endpoint (or link) in conference `group` (every slot starts in

@@ -45,6 +45,7 @@ typedef struct mdd_endpoint {
     bool used;
     bool link;                      /* a cascade link to another MD */
     uint32_t group;                 /* its conference: media stays inside one */
+    bool keys_new;                  /* keys just installed: liveness starts now */
     uint64_t handle;
     uint64_t last_seen;
     perc_srtp_session *rx;          /* client_write: endpoint -> MD */
@@ -330,6 +331,8 @@ static int install_sessions(mdd_endpoint *e, perc_srtp_cipher cipher, const uint
     }
     perc_srtp_session_free(e->rx);
     perc_srtp_session_free(e->tx);
+    if (!e->rx)
+        e->keys_new = true;
     e->rx = rx;
     e->tx = tx;
     return PERC_OK;
@@ -424,10 +427,16 @@ int perc_mdd_next_timeout(const perc_mdd *m, uint64_t *deadline)
     uint64_t best = UINT64_MAX;
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         const mdd_endpoint *e = &m->eps[i];
-        if (!e->used || e->link) /* links end with unlink, not by silence */
+        /* Links end with unlink, not by silence; an endpoint without keys
+         * is still doing DTLS through us (slow under loss): signaling's
+         * own join timeout covers one that never gets there. */
+        if (!e->used || e->link || !e->rx)
             continue;
-        uint64_t d = e->last_seen > UINT64_MAX - m->cfg.timeout_ns ? UINT64_MAX
-                                                                    : e->last_seen + m->cfg.timeout_ns;
+        /* Keys just arrived: the next on_timeout starts the clock. */
+        uint64_t d = e->keys_new ? 0
+                     : e->last_seen > UINT64_MAX - m->cfg.timeout_ns
+                         ? UINT64_MAX
+                         : e->last_seen + m->cfg.timeout_ns;
         if (d < best)
             best = d;
         any = true;
@@ -444,7 +453,13 @@ int perc_mdd_on_timeout(perc_mdd *m, uint64_t now)
         return PERC_ERR_INVALID_ARG;
     for (size_t i = 0; i < m->cfg.max_endpoints; i++) {
         mdd_endpoint *e = &m->eps[i];
-        if (!e->used || e->link || now < e->last_seen || now - e->last_seen < m->cfg.timeout_ns)
+        if (e->used && e->keys_new) {
+            e->keys_new = false;
+            e->last_seen = now;
+            continue;
+        }
+        if (!e->used || e->link || !e->rx || now < e->last_seen ||
+            now - e->last_seen < m->cfg.timeout_ns)
             continue;
         if (m->ev_count == m->cfg.max_endpoints)
             break;
