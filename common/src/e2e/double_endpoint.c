@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+#include "hop/srtp_session.h"
+#include "perc/bytes.h"
+
 int perc_double_synthetic_header(const perc_rtp_header *hdr,
                                  uint8_t out[PERC_DOUBLE_MAX_SYNTHETIC_LEN], size_t *out_len)
 {
@@ -22,49 +25,60 @@ int perc_double_synthetic_header(const perc_rtp_header *hdr,
     return perc_writer_finish(&w, out_len);
 }
 
+/* perc_double_inner_seal with the header located once (lay), for the
+ * sender's per-packet path: the synthetic header is the fixed header and
+ * CSRCs with X cleared, so it is copied rather than parsed and rebuilt. */
+static int inner_seal_at(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf, size_t len,
+                         size_t cap, perc_srtp_layout *lay, size_t *out_len)
+{
+    int rc = perc_srtp_layout_of(buf, len, lay);
+    if (rc)
+        return rc;
+    size_t fixed = PERC_RTP_FIXED_HEADER_LEN + 4u * (size_t)(buf[0] & 0x0F);
+    bool ext = (buf[0] & 0x10) != 0;
+    /* §5.1 step 1: header extensions must be in RFC 8285 form, which is
+     * what lets a Media Distributor change them without touching the inner
+     * layer. */
+    if (ext) {
+        uint16_t profile = perc_load_u16(buf + fixed);
+        if (profile != PERC_RTP_EXT_ONE_BYTE &&
+            (profile & PERC_RTP_EXT_TWO_BYTE_MASK) != PERC_RTP_EXT_TWO_BYTE)
+            return PERC_ERR_UNSUPPORTED;
+    }
+    /* Inner tag and the one-octet OHB after the payload. */
+    if (cap - len < PERC_SRTP_TAG_LEN + 1)
+        return PERC_ERR_NOSPACE;
+    /* §5.1 step 3: the inner AAD leaves the extension block out and clears
+     * X (an MD may add, change or drop extensions); CSRCs, P and the rest
+     * stay covered. Without extensions that is the header as it is. */
+    uint8_t syn[PERC_DOUBLE_MAX_SYNTHETIC_LEN];
+    const uint8_t *aad = buf;
+    if (ext) {
+        memcpy(syn, buf, fixed);
+        syn[0] &= (uint8_t)~0x10u;
+        aad = syn;
+    }
+    /* §5.1 step 4: the synthetic packet's payload is the original payload
+     * with its padding; it is sealed in place right after the original
+     * header, which thereby is already "put back" (step 5). */
+    size_t hl = lay->header_len;
+    if ((rc = perc_srtp_seal_parts(inner, aad, fixed, lay->ssrc, inner_roc, lay->seq, buf + hl,
+                                   len - hl, buf + len)))
+        return rc;
+    /* §5.1 step 5: a sender changes nothing, so its OHB is the single
+     * octet Config 0x00 (§4). */
+    buf[len + PERC_SRTP_TAG_LEN] = 0x00;
+    *out_len = len + PERC_SRTP_TAG_LEN + 1;
+    return PERC_OK;
+}
+
 int perc_double_inner_seal(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf, size_t len,
                            size_t cap, size_t *out_len)
 {
     if (!inner || !buf || !out_len || cap < len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header hdr;
-    int rc = perc_rtp_parse_header(buf, len, &hdr);
-    if (rc)
-        return rc;
-    /* §5.1 step 1: header extensions must be in RFC 8285 form, which is
-     * what lets a Media Distributor change them without touching the inner
-     * layer. */
-    if (hdr.extension && hdr.ext_profile != PERC_RTP_EXT_ONE_BYTE &&
-        (hdr.ext_profile & PERC_RTP_EXT_TWO_BYTE_MASK) != PERC_RTP_EXT_TWO_BYTE)
-        return PERC_ERR_UNSUPPORTED;
-    /* Inner tag and the one-octet OHB after the payload. */
-    if (cap - len < PERC_SRTP_TAG_LEN + 1)
-        return PERC_ERR_NOSPACE;
-
-    uint8_t syn[PERC_DOUBLE_MAX_SYNTHETIC_LEN];
-    size_t syn_len;
-    if ((rc = perc_double_synthetic_header(&hdr, syn, &syn_len)))
-        return rc;
-    /* §5.1 step 4: the synthetic packet's payload is the original payload
-     * with its padding; it is sealed in place right after the original
-     * header, which thereby is already "put back" (step 5). */
-    uint8_t *payload = buf + hdr.header_len;
-    size_t payload_len = len - hdr.header_len;
-    if ((rc = perc_srtp_seal_parts(inner, syn, syn_len, hdr.ssrc, inner_roc, hdr.seq, payload,
-                                   payload_len, buf + len)))
-        return rc;
-
-    /* §5.1 step 5: a sender changes nothing, so its OHB is Config 0x00. */
-    perc_ohb empty;
-    memset(&empty, 0, sizeof empty);
-    perc_writer w;
-    perc_writer_init(&w, buf + len + PERC_SRTP_TAG_LEN, cap - len - PERC_SRTP_TAG_LEN);
-    perc_ohb_write(&w, &empty);
-    size_t n;
-    if ((rc = perc_writer_finish(&w, &n)))
-        return rc;
-    *out_len = len + PERC_SRTP_TAG_LEN + n;
-    return PERC_OK;
+    perc_srtp_layout lay;
+    return inner_seal_at(inner, inner_roc, buf, len, cap, &lay, out_len);
 }
 
 int perc_double_protect(perc_srtp_session *inner, uint32_t inner_roc, perc_srtp_session *outer,
@@ -78,13 +92,14 @@ int perc_double_protect(perc_srtp_session *inner, uint32_t inner_roc, perc_srtp_
     if (cap - len < PERC_DOUBLE_MIN_OVERHEAD)
         return PERC_ERR_NOSPACE;
     size_t n;
-    int rc = perc_double_inner_seal(inner, inner_roc, buf, len, cap, &n);
+    perc_srtp_layout lay;
+    int rc = inner_seal_at(inner, inner_roc, buf, len, cap, &lay, &n);
     if (rc)
         return rc;
     /* §5.1 step 6: an ordinary RFC 7714 seal whose AAD is the full header
      * as sent (extensions included) and whose plaintext is inner
-     * ciphertext || inner tag || OHB. */
-    return perc_srtp_seal(outer, buf, n, cap, outer_roc, out_len);
+     * ciphertext || inner tag || OHB; the header has not moved. */
+    return perc_srtp_seal_hdr(outer, buf, n, cap, &lay, outer_roc, out_len);
 }
 
 int perc_double_inspect(const uint8_t *buf, size_t len, perc_double_info *out)
@@ -114,13 +129,44 @@ int perc_double_inspect(const uint8_t *buf, size_t len, perc_double_info *out)
     return PERC_OK;
 }
 
+/* The common case on the receiver's per-packet path: the OHB is the
+ * single octet Config 0x00 (§4), so every original field is the received
+ * one and the synthetic header is the header without its extension block,
+ * X cleared. 1: handled (rc in *rc); 0: take the general path. */
+static int inner_open_plain(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf,
+                            size_t len, size_t *out_len, int *rc)
+{
+    perc_srtp_layout lay;
+    if (perc_srtp_layout_of(buf, len, &lay) != PERC_OK || len - lay.header_len < 1 + PERC_SRTP_TAG_LEN ||
+        buf[len - 1] != 0x00)
+        return 0;
+    size_t fixed = PERC_RTP_FIXED_HEADER_LEN + 4u * (size_t)(buf[0] & 0x0F);
+    uint8_t syn[PERC_DOUBLE_MAX_SYNTHETIC_LEN];
+    const uint8_t *aad = buf;
+    if (buf[0] & 0x10) {
+        memcpy(syn, buf, fixed);
+        syn[0] &= (uint8_t)~0x10u;
+        aad = syn;
+    }
+    uint8_t *ct = buf + lay.header_len;
+    size_t ct_len = len - lay.header_len - 1 - PERC_SRTP_TAG_LEN;
+    *rc = perc_srtp_open_parts(inner, aad, fixed, lay.ssrc, inner_roc, lay.seq, ct, ct_len,
+                               ct + ct_len);
+    if (*rc == PERC_OK)
+        *out_len = lay.header_len + ct_len;
+    return 1;
+}
+
 int perc_double_inner_open(perc_srtp_session *inner, uint32_t inner_roc, uint8_t *buf, size_t len,
                            size_t *out_len)
 {
     if (!inner || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
+    int rc;
+    if (inner_open_plain(inner, inner_roc, buf, len, out_len, &rc))
+        return rc;
     perc_double_info info;
-    int rc = perc_double_inspect(buf, len, &info);
+    rc = perc_double_inspect(buf, len, &info);
     if (rc)
         return rc;
 

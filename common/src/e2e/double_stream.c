@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hop/srtp_session.h"
+
 #include "perc/secret.h"
 
 /* ---- sender ------------------------------------------------------------- */
@@ -304,8 +306,8 @@ static int open_inner(perc_double_rx *rx, rx_inner *in, uint16_t orig_seq, uint8
     unsigned order[2] = {in->last_ok, in->last_ok ^ 1u};
     bool two = in->key[0].session && in->key[1].session;
     size_t body = 0;
-    perc_rtp_header hdr;
-    int rc = perc_rtp_parse_header(buf, n, &hdr);
+    perc_srtp_layout hdr;
+    int rc = perc_srtp_layout_of(buf, n, &hdr);
     if (rc)
         return rc;
     body = n - hdr.header_len;
@@ -351,8 +353,8 @@ int perc_double_rx_unprotect_ex(perc_double_rx *rx, uint8_t *buf, size_t len, si
     }
     if (!rx || !buf || !out_len)
         return PERC_ERR_INVALID_ARG;
-    perc_rtp_header hdr;
-    int rc = perc_rtp_parse_header(buf, len, &hdr);
+    perc_srtp_layout hdr;
+    int rc = perc_srtp_layout_of(buf, len, &hdr);
     if (rc)
         return rc;
     /* Without the sender's inner keys the packet cannot be used; refuse it
@@ -377,7 +379,7 @@ int perc_double_rx_unprotect_ex(perc_double_rx *rx, uint8_t *buf, size_t len, si
     if ((rc = perc_srtp_rx_check(ost, oidx)))
         return rc;
     size_t n;
-    if ((rc = perc_srtp_open(rx->outer, buf, len, perc_srtp_index_roc(oidx), &n)))
+    if ((rc = perc_srtp_open_hdr(rx->outer, buf, len, &hdr, perc_srtp_index_roc(oidx), &n)))
         return rc;
     perc_srtp_rx_commit(ost, oidx);
     if (!oe) {
@@ -388,10 +390,17 @@ int perc_double_rx_unprotect_ex(perc_double_rx *rx, uint8_t *buf, size_t len, si
 
     if (res)
         res->failed_layer = PERC_DOUBLE_LAYER_INNER;
+    /* The original SEQ (the inner index's) is the wire one unless the OHB
+     * records another: with the empty OHB (Config 0x00, the last octet)
+     * nothing needs parsing. */
     perc_double_info di;
-    if ((rc = perc_double_inspect(buf, n, &di)))
-        return rc;
-    if ((rc = open_inner(rx, in, di.orig_seq, buf, n, out_len, res)))
+    uint16_t orig_seq = hdr.seq;
+    if (info || n < 1 || buf[n - 1] != 0x00) {
+        if ((rc = perc_double_inspect(buf, n, &di)))
+            return rc;
+        orig_seq = di.orig_seq;
+    }
+    if ((rc = open_inner(rx, in, orig_seq, buf, n, out_len, res)))
         return rc;
     if (res)
         res->failed_layer = PERC_DOUBLE_LAYER_NONE;
