@@ -556,8 +556,11 @@ int main(int argc, char **argv)
             {"srtp_unprotect ours/evp", uo, ue, 0},
             {"double_protect ours/libsrtp_single", dpo, pl, big ? 1.0 : 0},
             {"double_protect ours/ceiling", dpo, dpe, big ? 0.8 : 0},
-            {"double_unprotect ours/libsrtp_single", duo, ul, 0},
-            {"double_unprotect ours/ceiling", duo, due, 0},
+            /* Issue 6 sets the same targets for unprotect; it is measured
+             * against libsrtp2's single unprotect (the like-for-like
+             * operation) and the two-open ceiling. */
+            {"double_unprotect ours/libsrtp_single", duo, ul, big ? 1.0 : 0},
+            {"double_unprotect ours/ceiling", duo, due, big ? 0.8 : 0},
         };
         for (size_t k = 0; k < sizeof r / sizeof r[0]; k++) {
             snprintf(rnames[zi][k], sizeof rnames[zi][k], "%s/%zu", r[k].name, SIZES[zi]);
