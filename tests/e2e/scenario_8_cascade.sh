@@ -46,7 +46,11 @@ echo "e2e: verified (alice, bob on mdd-1; carol, dave on mdd-2):"
 # Against all a sender sent, looser: the joins are one after another and
 # the last one keys later than the first one starts sending (much later
 # in the sanitizer build).
+# What is checked strictly is the 0.99 on what arrived after joining (lost
+# and rejected counted against it); this bound only catches a stream that
+# never arrived at all. Under the sanitizer dave keyed 2 s after alice
+# began (0.78 of her packets seen, none of them lost or rejected).
 sent_min=0.9
-[ "$E2E_ASAN" = 1 ] && sent_min=0.8
+[ "$E2E_ASAN" = 1 ] && sent_min=0.6
 E2E_MESH_SENT_MIN=$sent_min e2e_check_mesh 0.99 "${names[@]}"
 e2e_pass "4 endpoints split across 2 cascaded MDDs on 2 hosts verified everyone"
