@@ -14,15 +14,18 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl li
 # chromium (renders perc-signaling's status page headless), docker-compose
 # (validates docker/compose.yml; no container engine runs on CI), jq (the
 # e2e scenarios read the endpoints' --stats JSON), iproute2 (their network
-# namespaces, veth pairs, bridge and tc netem), curl (the MDD's /metrics).
+# namespaces, veth pairs, bridge and tc netem), iptables (their loss where
+# the kernel has no netem), curl (the MDD's /metrics), python3 (the wire
+# check's TunnelMessage and DTLS analysis, the macro benchmarks' summary).
 PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium
-    docker-compose jq iproute2 curl"
+    docker-compose jq iproute2 iptables curl python3"
 # Packages the demo (tools/demo.sh) needs on top of the build: dumpcap
 # (from tshark's dependencies) to capture the conference.
 PERC_DEMO_PACKAGES="tshark"
 # Packages bench/run.sh needs on top of the build: valgrind (callgrind
-# instruction counts of the hot paths) and gnuplot without X (PNG plots).
-PERC_BENCH_PACKAGES="valgrind gnuplot-nox"
+# instruction counts of the hot paths), gnuplot without X (PNG plots) and
+# python3 (the macro benchmarks' summary).
+PERC_BENCH_PACKAGES="valgrind gnuplot-nox python3"
 
 perc_missing_packages() {
     local missing=""
