@@ -35,7 +35,7 @@ static void update_seq(pp_remote *r, uint16_t seq)
 
 static bool is_video(const perc_participant *p, uint8_t pt)
 {
-    return pt < 128 && (p->cfg.video_pt_mask[pt / 8] >> (pt % 8)) & 1u;
+    return pt < 128 && ((unsigned)p->cfg.video_pt_mask[pt / 8] >> (pt % 8u)) & 1u;
 }
 
 /* A new key announced in a Full field becomes the sender's newest inner
