@@ -75,6 +75,22 @@ static size_t make(fx *f, int k, uint16_t seq, uint8_t *buf, size_t cap)
     return n;
 }
 
+/* make() at a given ROC on both layers (the sender's SEQ wrapped). */
+static size_t make_roc(fx *f, int k, uint16_t seq, uint32_t roc, uint8_t *buf, size_t cap)
+{
+    perc_rtp_header h = {.payload_type = 96, .seq = seq, .timestamp = 90u * seq, .ssrc = SSRC};
+    uint8_t payload[32];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(seq * 3u + i);
+    perc_writer w;
+    perc_writer_init(&w, buf, cap);
+    perc_rtp_write(&w, &h, payload, sizeof payload, 0);
+    size_t n;
+    assert_int_equal(perc_writer_finish(&w, &n), PERC_OK);
+    assert_int_equal(perc_double_protect(f->inner[k], roc, f->outer, roc, buf, n, cap, &n), PERC_OK);
+    return n;
+}
+
 static int rx(fx *f, const uint8_t *pkt, size_t len, perc_double_rx_result *res)
 {
     uint8_t buf[256];
@@ -229,6 +245,46 @@ static void test_plain_unprotect_still_works(void **state)
     assert_int_equal(perc_double_rx_unprotect(f->rx, buf, l, &n, NULL), PERC_OK);
 }
 
+/* The sender announces its new key at ROC 0, its SEQ wraps during the
+ * key-change delay, and its first packets under the new key are at ROC 1.
+ * The receiver holds the new key at the announced ROC 0 until a later Full
+ * field says 1: refreshing the ROC of the not yet used key makes them
+ * open (found by e2e_join: every packet under the new key failed). */
+static void test_wrap_during_key_change(void **state)
+{
+    fx *f = *state;
+    uint8_t pkt[256];
+    size_t len;
+    perc_double_rx_result res;
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[0], 0), PERC_OK);
+    for (uint16_t seq = 65530; seq != 0; seq++) {
+        len = make_roc(f, 0, seq, 0, pkt, sizeof pkt);
+        assert_int_equal(rx(f, pkt, len, &res), PERC_OK);
+    }
+    /* New key announced at ROC 0; the old one still encrypts, across the
+     * wrap. */
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[1], 0), PERC_OK);
+    for (uint16_t seq = 0; seq < 4; seq++) {
+        len = make_roc(f, 0, seq, 1, pkt, sizeof pkt);
+        assert_int_equal(rx(f, pkt, len, &res), PERC_OK);
+        assert_true(res.previous_key);
+    }
+    /* The switch: under the new key at ROC 1, with the key held at 0. */
+    len = make_roc(f, 1, 4, 1, pkt, sizeof pkt);
+    assert_int_equal(rx(f, pkt, len, &res), PERC_ERR_AUTH);
+    assert_int_equal(res.failed_layer, PERC_DOUBLE_LAYER_INNER);
+    /* A Full field at ROC 1 announces the same key again. */
+    assert_int_equal(perc_double_rx_refresh_inner_roc(f->rx, SSRC, 1), PERC_OK);
+    for (uint16_t seq = 5; seq < 9; seq++) {
+        len = make_roc(f, 1, seq, 1, pkt, sizeof pkt);
+        assert_int_equal(rx(f, pkt, len, &res), PERC_OK);
+        assert_false(res.previous_key);
+    }
+    /* In use now: its own state tracks the ROC. */
+    assert_int_equal(perc_double_rx_refresh_inner_roc(f->rx, SSRC, 7), PERC_ERR_STATE);
+    assert_int_equal(perc_double_rx_refresh_inner_roc(f->rx, 0x1234u, 1), PERC_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +292,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inner_replay_under_both_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_key_dropped_and_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_unprotect_still_works, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_during_key_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

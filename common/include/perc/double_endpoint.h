@@ -218,6 +218,14 @@ void perc_double_rx_free(perc_double_rx *rx);
  * PERC_ERR_LIMIT, PERC_ERR_NOMEM, PERC_ERR_KEY_LENGTH, PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc,
                                              const perc_srtp_session_keys *inner, uint32_t roc);
+/* The sender announced its newest inner key again with another ROC (its
+ * SEQ wrapped between the announcement and the key's first use: RFC 8870
+ * §4.3.1 has senders announce a new key for a while before using it).
+ * Moves the ROC that key assumes, as long as no packet has opened under it
+ * yet. Errors: PERC_ERR_NOT_FOUND (no key for ssrc), PERC_ERR_STATE (the
+ * newest key already opened packets: its ROC is tracked from them). */
+PERC_MUST_CHECK int perc_double_rx_refresh_inner_roc(perc_double_rx *rx, uint32_t ssrc,
+                                                     uint32_t roc);
 /* Sets the ROC the outer layer assumes for ssrc (resets its window). */
 PERC_MUST_CHECK int perc_double_rx_set_outer_roc(perc_double_rx *rx, uint32_t ssrc, uint32_t roc);
 /* Outer open (with replay check), inspect, inner open (with replay check).

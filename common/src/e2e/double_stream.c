@@ -264,6 +264,20 @@ int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc, const perc_srtp_
     return PERC_OK;
 }
 
+int perc_double_rx_refresh_inner_roc(perc_double_rx *rx, uint32_t ssrc, uint32_t roc)
+{
+    if (!rx)
+        return PERC_ERR_INVALID_ARG;
+    rx_inner *e = rx_find_inner(rx, ssrc);
+    if (!e || !e->key[e->cur_idx].session)
+        return PERC_ERR_NOT_FOUND;
+    rx_key *k = &e->key[e->cur_idx];
+    if (k->st.started)
+        return PERC_ERR_STATE;
+    perc_srtp_rx_set_roc(&k->st, roc);
+    return PERC_OK;
+}
+
 int perc_double_rx_set_outer_roc(perc_double_rx *rx, uint32_t ssrc, uint32_t roc)
 {
     if (!rx)

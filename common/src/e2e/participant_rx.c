@@ -48,7 +48,13 @@ static int install_key(perc_participant *p, pp_remote *r, const perc_ekt_rx_resu
     if (r->has_key && r->key_len == er->master_key_len &&
         perc_secret_equal(r->key, er->master_key, er->master_key_len)) {
         /* Still a candidate for the EKT receiver: commit it with the next
-         * packet that authenticates under it. */
+         * packet that authenticates under it. Announced again at another
+         * ROC: the sender's SEQ wrapped before it started using the key
+         * (it announces for the key-change delay first), so the key's
+         * starting ROC moves with it; once packets opened under it, its
+         * own state tracks the ROC and this changes nothing. */
+        int rr = perc_double_rx_refresh_inner_roc(p->rx, r->ssrc, er->roc);
+        (void)rr; /* PERC_ERR_STATE: already in use, nothing to move */
         r->pending_commit = true;
         r->pending_spi = er->spi;
         r->pending_epoch = er->epoch;
