@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Macro benchmark: join latency, re-key latency and KMF handshakes per
-# second through the real tunnel, with real processes on 127.0.0.1
-# (perc-signaling, perc-kmf, perc-mdd, perc-endpoint), issue 8.
+# Macro benchmark: join latency and re-key latency, with real processes on
+# 127.0.0.1 (perc-signaling, perc-kmf, perc-mdd, perc-endpoint), issue 8.
+# KMF handshakes per KMF CPU-second are bench/macro_kmf.sh's.
 #
 # Per trial (a fresh conference each, so trials do not disturb each other):
 #   1. K "existing" participants (one perc-endpoint --participants K, audio
@@ -21,25 +21,17 @@
 #      the receiver) is reported beside it.
 # Medians and 95th percentiles (nearest rank) over the trials.
 #
-# Then a KMF burst: P processes of Q participants each (each process its
-# own conference) start at once; the KMF's CPU time (utime+stime from
-# /proc) over the burst, divided into the Q*P DTLS handshakes it completed
-# through the TLS tunnel, gives handshakes per KMF CPU-second with
-# signaling, the TLS 1.3 tunnel and the daemon's event loop included
-# (bench_kmf_handshakes measures the core alone, in memory).
-#
 # Every timestamp is CLOCK_MONOTONIC: the daemons' log lines and the
 # endpoint's *_monotonic_ns fields share it, so no clock sync is needed.
 #
 # Usage: bench/macro_latency.sh [--smoke] [--trials N] [--existing K]
-#          [--burst PxQ] [--out DIR] [--bin BUILD_DIR]
+#          [--out DIR] [--bin BUILD_DIR]
 # Writes DIR/macro_latency.json (and logs under DIR/macro_latency/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 trials=20
 existing=3
-burst=4x10
 out="$root/bench/results"
 bin=${BUILD_DIR:-"$root/build/bench"}
 smoke=0
@@ -48,17 +40,15 @@ while [ $# -gt 0 ]; do
     --smoke) smoke=1 ;;
     --trials) trials=$2; shift ;;
     --existing) existing=$2; shift ;;
-    --burst) burst=$2; shift ;;
     --out) out=$2; shift ;;
     --bin) bin=$2; shift ;;
-    *) echo "usage: bench/macro_latency.sh [--smoke] [--trials N] [--existing K] [--burst PxQ] [--out DIR] [--bin BUILD_DIR]" >&2
+    *) echo "usage: bench/macro_latency.sh [--smoke] [--trials N] [--existing K] [--out DIR] [--bin BUILD_DIR]" >&2
        exit 2 ;;
     esac
     shift
 done
 if [ $smoke = 1 ]; then
     trials=2
-    burst=2x4
 fi
 case $out in /*) ;; *) out="$PWD/$out" ;; esac
 case $bin in /*) ;; *) bin="$PWD/$bin" ;; esac
@@ -118,44 +108,12 @@ for ((t = 1; t <= trials; t++)); do
         "$t" "$trials" "$j_rc" "$ex_rc"
 done
 
-# ---- KMF burst ---------------------------------------------------------------
-bp=${burst%x*}
-bq=${burst#*x}
-d="$out/burst"
-mkdir -p "$d"
-kmf_ticks0=$(macro_cpu_ticks "$kmf_pid")
-burst_t0=$(macro_now)
-bpids=()
-for ((i = 1; i <= bp; i++)); do
-    # --duration 1: leave soon after everyone is keyed.
-    ep --conference "burst-$i" --name "b$i" --participants "$bq" --duration 1 \
-        --stats "$d/b$i.json" >"$d/b$i.out" 2>"$d/b$i.log" &
-    bpids+=($!)
-    macro_pids+=($!)
-done
-# Everyone keyed: the KMF logs one "first EKT parameter set"/ACK line per
-# endpoint; simpler and exact is the MDD's count of hop keys installed
-# (one per endpoint after its handshake with the KMF).
-want=$((bp * bq))
-m=""
-for ((i = 0; i < 600; i++)); do
-    m=$(macro_metrics || true)
-    keys=$(macro_metric perc_mdd_keys_installed_total "$m")
-    [ "$keys" -ge $((want + trials * (existing + 1))) ] && break
-    sleep 0.05
-done
-kmf_ticks1=$(macro_cpu_ticks "$kmf_pid")
-burst_t1=$(macro_now)
-for p in "${bpids[@]}"; do wait "$p" || true; done
-
 # ---- analysis --------------------------------------------------------------------
-python3 - "$out" "$json" "$trials" "$existing" "$bp" "$bq" "$kmf_ticks0" "$kmf_ticks1" \
-    "$macro_clk_tck" "$burst_t0" "$burst_t1" "$smoke" <<'EOF'
+python3 - "$out" "$json" "$trials" "$existing" "$smoke" <<'EOF'
 import json, math, os, re, sys, statistics
 out, json_path = sys.argv[1], sys.argv[2]
-trials, existing, bp, bq = map(int, sys.argv[3:7])
-k0, k1, tck = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
-t0, t1, smoke = float(sys.argv[10]), float(sys.argv[11]), sys.argv[12] == "1"
+trials, existing = map(int, sys.argv[3:5])
+smoke = sys.argv[5] == "1"
 
 kmf_log = open(os.path.join(out, "kmf.log")).read().splitlines()
 def log_time(pattern):
@@ -233,8 +191,6 @@ for t in range(1, trials + 1):
 def col(name):
     return [r.get(name) for r in rows if "error" not in r]
 
-ticks = k1 - k0
-handshakes = bp * bq
 result = {
     "benchmark": "macro_latency",
     "smoke": smoke,
@@ -252,12 +208,6 @@ result = {
     "rekey_leave_to_all_new_key_used_ms": stats(col("leave_to_all_new_key_used_ms")),
     "rekey_leave_to_all_new_key_seen_ms": stats(col("leave_to_all_new_key_seen_ms")),
     "failed_trials": sum(1 for r in rows if "error" in r),
-    "kmf_burst": {
-        "processes": bp, "participants_each": bq, "handshakes": handshakes,
-        "kmf_cpu_s": ticks / tck, "wall_s": round(t1 - t0, 3),
-        "handshakes_per_kmf_cpu_s": round(handshakes / (ticks / tck), 1) if ticks else None,
-        "note": "KMF process CPU (utime+stime, %d Hz ticks) over the burst: signaling, TLS tunnel and DTLS" % tck,
-    },
     "rows": rows,
 }
 j, r = result["join_start_to_all_verified_ms"], result["rekey_leave_to_all_new_key_used_ms"]
@@ -284,9 +234,6 @@ show("join: join msg -> DTLS done", result["join_to_dtls_ms"])
 show("join: join msg -> keyed (EKTKey)", result["join_to_keyed_ms"])
 show("re-key: leave -> every pair under the new key", result["rekey_leave_to_all_new_key_used_ms"])
 show("re-key: leave -> new key at every receiver", result["rekey_leave_to_all_new_key_seen_ms"])
-b = result["kmf_burst"]
-print("  KMF burst: %d handshakes, KMF CPU %.2f s, wall %.2f s -> %s handshakes per KMF CPU-second"
-      % (b["handshakes"], b["kmf_cpu_s"], b["wall_s"], b["handshakes_per_kmf_cpu_s"]))
 for r in rows:
     if "error" in r:
         print("  trial %d: %s" % (r["trial"], r["error"]))

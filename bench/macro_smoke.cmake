@@ -1,11 +1,11 @@
-# ctest bench_macro_smoke: runs bench/macro_mdd_load.sh and
-# bench/macro_latency.sh with --smoke against the programs of this build and
-# checks that they exit 0 and write JSON with the expected members. No
-# figure is asserted: the CI machines are shared.
+# ctest bench_macro_smoke: runs bench/macro_mdd_load.sh,
+# bench/macro_latency.sh and bench/macro_kmf.sh with --smoke against the
+# programs of this build and checks that they exit 0 and write JSON with
+# the expected members. No figure is asserted: the CI machines are shared.
 # Usage: cmake -DROOT=src -DBIN=build -DOUT_DIR=dir -P macro_smoke.cmake
 file(REMOVE_RECURSE ${OUT_DIR})
 file(MAKE_DIRECTORY ${OUT_DIR})
-foreach(pair "macro_mdd_load;steps" "macro_latency;rows")
+foreach(pair "macro_mdd_load;steps" "macro_latency;rows" "macro_kmf;rounds")
   list(GET pair 0 name)
   list(GET pair 1 member)
   execute_process(COMMAND bash ${ROOT}/bench/${name}.sh --smoke --bin ${BIN} --out ${OUT_DIR}

@@ -11,8 +11,8 @@
 #   --out DIR       output folder (default bench/results/, not committed)
 #   --no-callgrind  skip the valgrind instruction counts
 #   --no-macro      skip the macro benchmarks (real processes on 127.0.0.1:
-#                   bench/macro_mdd_load.sh, bench/macro_latency.sh; about
-#                   six minutes without --smoke)
+#                   bench/macro_mdd_load.sh, bench/macro_latency.sh,
+#                   bench/macro_kmf.sh; about seven minutes without --smoke)
 # BUILD_DIR overrides the build directory (default build/bench).
 # Installs valgrind and gnuplot-nox (tools/lib/deps.sh) when they are
 # missing and it can; without them it says what it skipped.
@@ -88,7 +88,7 @@ names+=(kmf_handshakes)
 if [ $macro = 1 ]; then
     macro_args=(--bin "$build" --out "$out")
     [ $smoke = 1 ] && macro_args+=(--smoke)
-    for b in macro_mdd_load macro_latency; do
+    for b in macro_mdd_load macro_latency macro_kmf; do
         echo; echo "== $b (real processes on 127.0.0.1)"
         if "$root/bench/$b.sh" "${macro_args[@]}"; then
             names+=("$b")
@@ -128,7 +128,8 @@ printf '%-44s %8s %8s %s\n' "ratio" "median" "target" ""
 cat "$out"/*.ratios.tsv 2>/dev/null | grep -v '^#' |
     awk -F'\t' '{ t = ($6 > 0) ? sprintf(">=%.2f", $6) : "-"; m = ($7 == "-") ? "" : $7;
                  gsub("_", " ", m); printf "%-44s %8.3f %8s %s\n", $2, $3, t, m }'
-if [ -f "$out/macro_mdd_load.json" ] || [ -f "$out/macro_latency.json" ]; then
+if [ -f "$out/macro_mdd_load.json" ] || [ -f "$out/macro_latency.json" ] ||
+    [ -f "$out/macro_kmf.json" ]; then
     echo; echo "== summary: macro benchmarks (targets reported, not asserted)"
     python3 "$root/bench/macro_summary.py" "$out"
 fi
