@@ -540,7 +540,7 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (n < 1 || n > 1000 || runs < 1 || runs > MAX_RUNS)
+    if (n < 1 || n > 5000 || runs < 1 || runs > MAX_RUNS)
         usage();
 
     /* identities first: nothing here is timed */

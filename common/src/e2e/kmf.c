@@ -166,6 +166,7 @@ int perc_kmf_new(const perc_kmf_config *cfg, perc_kmf **out)
         return PERC_ERR_NOMEM;
     k->cfg = *cfg;
     k->next_conn_id = 1;
+    tunnel_assoc_init(&k->assoc_ids, false);
     perc_dtls_ctx_fingerprint(cfg->dtls_ctx, k->fingerprint);
     if (cfg->ekt_cipher == PERC_EKT_CIPHER_AESKW_128) {
         for (size_t i = 0; i < cfg->n_profiles; i++)
@@ -193,6 +194,8 @@ void perc_kmf_free(perc_kmf *k)
     for (size_t i = 0; i < k->owed.n; i++)
         kmf_owed_free(k->owed.items[i]);
     kmf_vec_free(&k->owed);
+    kmf_sched_free(k);
+    kmf_vec_free(&k->waiting);
     kmf_vec_free(&k->assocs);
     kmf_vec_free(&k->tunnels);
     kmf_vec_free(&k->parts);
@@ -238,17 +241,21 @@ static bool rekey_due(const perc_kmf *k, const kmf_conf *c)
 
 void kmf_settle(perc_kmf *k)
 {
-    /* Each round either finishes an association, or re-keys (which can end
-     * associations whose EKTKey queue is full); both are finite. */
+    /* Only what this call touched can have output, have ended or have a
+     * new deadline. Each round either finishes an association, or re-keys
+     * (which touches every member and can end those whose EKTKey queue is
+     * full); both are finite. A re-key touches more associations: the
+     * loops read touched.n afresh. */
+    kmf_vec *t = &k->touched;
     for (size_t round = 0; round < 4 + 2 * k->assocs.n; round++) {
         bool changed = false;
-        for (size_t i = 0; i < k->assocs.n; i++) {
-            kmf_assoc *a = k->assocs.items[i];
+        for (size_t i = 0; i < t->n; i++) {
+            kmf_assoc *a = t->items[i];
             if (!a->finished)
                 kmf_assoc_flush(a);
         }
-        for (size_t i = 0; i < k->assocs.n; i++) {
-            kmf_assoc *a = k->assocs.items[i];
+        for (size_t i = 0; i < t->n; i++) {
+            kmf_assoc *a = t->items[i];
             if (!a->finished && (a->ended || dtls_ended(a))) {
                 kmf_assoc_finish(a);
                 changed = true;
@@ -266,38 +273,52 @@ void kmf_settle(perc_kmf *k)
         if (!changed)
             break;
     }
-    for (size_t i = 0; i < k->assocs.n; i++) {
-        kmf_assoc *a = k->assocs.items[i];
+    for (size_t i = 0; i < t->n; i++) {
+        kmf_assoc *a = t->items[i];
         if (!a->finished)
             kmf_assoc_flush(a);
     }
 
-    /* Free what ended: associations (they point at participants), then
-     * participants (they point at conferences), then conferences. */
-    for (size_t i = k->assocs.n; i-- > 0;) {
-        kmf_assoc *a = k->assocs.items[i];
-        if (!a->finished)
+    /* New deadlines; free what ended: associations (they point at
+     * participants), then participants (they point at conferences), then
+     * conferences. */
+    for (size_t i = t->n; i-- > 0;) {
+        kmf_assoc *a = t->items[i];
+        a->touched = false;
+        if (!a->finished) {
+            kmf_sched_update(k, a);
             continue;
+        }
         tombstone(k, &a->id);
+        kmf_sched_remove(k, a);
+        kmf_assoc_index_remove(k, a);
         kmf_vec_remove(&k->assocs, a);
         kmf_assoc_free(a);
     }
-    for (size_t i = k->parts.n; i-- > 0;) {
-        kmf_part *p = k->parts.items[i];
-        if (!p->gone)
-            continue;
-        kmf_vec_remove(&k->parts, p);
-        p->conf->n_parts--;
-        kmf_part_free(p);
+    t->n = 0;
+    if (k->parts_gone) {
+        k->parts_gone = false;
+        for (size_t i = k->parts.n; i-- > 0;) {
+            kmf_part *p = k->parts.items[i];
+            if (!p->gone)
+                continue;
+            kmf_vec_remove(&k->parts, p);
+            p->conf->n_parts--;
+            kmf_part_free(p);
+            k->confs_check = true;
+        }
     }
-    for (size_t i = k->confs.n; i-- > 0;) {
-        kmf_conf *c = k->confs.items[i];
-        if (c->n_parts > 0 || (!c->ending && c->explicit_conf))
-            continue;
-        kmf_log(k, PERC_KMF_LOG_INFO, "conference '%s' %s: its keys are wiped", c->id,
-                c->ending ? "removed" : "has nobody left");
-        kmf_vec_remove(&k->confs, c);
-        kmf_conf_free(c);
+    if (k->confs_check) {
+        k->confs_check = false;
+        for (size_t i = k->confs.n; i-- > 0;) {
+            kmf_conf *c = k->confs.items[i];
+            if (c->n_parts > 0 || (!c->ending && c->explicit_conf))
+                continue;
+            kmf_log(k, PERC_KMF_LOG_INFO, "conference '%s' %s: its keys are wiped", c->id,
+                    c->ending ? "removed" : "has nobody left");
+            kmf_vec_remove(&k->confs, c);
+            kmf_conf_free(c);
+        }
     }
 }
 
@@ -309,14 +330,9 @@ uint64_t perc_kmf_next_timeout(const perc_kmf *k)
 {
     if (!k)
         return UINT64_MAX;
-    uint64_t t = UINT64_MAX;
-    for (size_t i = 0; i < k->assocs.n; i++)
-        t = min64(t, kmf_assoc_next_timeout(k->assocs.items[i]));
-    for (size_t i = 0; i < k->parts.n; i++) {
-        const kmf_part *p = k->parts.items[i];
-        if (!p->gone && !p->admitted && !p->assoc)
-            t = min64(t, p->expires_at);
-    }
+    uint64_t t = kmf_sched_next(k);
+    for (size_t i = 0; i < k->waiting.n; i++)
+        t = min64(t, ((const kmf_part *)k->waiting.items[i])->expires_at);
     for (size_t i = 0; i < k->confs.n; i++)
         t = min64(t, kmf_conf_next_timeout(k, k->confs.items[i]));
     for (size_t i = 0; i < k->owed.n; i++)
@@ -324,19 +340,12 @@ uint64_t perc_kmf_next_timeout(const perc_kmf *k)
     return t;
 }
 
-int perc_kmf_on_timeout(perc_kmf *k, uint64_t now)
+/* The announcements whose association did not come in time go. */
+static void expire_announcements(perc_kmf *k, uint64_t now)
 {
-    if (!k)
-        return PERC_ERR_INVALID_ARG;
-    if (k->busy)
-        return PERC_ERR_STATE;
-    k->busy = true;
-    k->now = now;
-    for (size_t i = 0; i < k->assocs.n; i++)
-        kmf_assoc_timers(k->assocs.items[i], now);
-    for (size_t i = 0; i < k->parts.n; i++) {
-        kmf_part *p = k->parts.items[i];
-        if (p->gone || p->admitted || p->assoc || now < p->expires_at)
+    for (size_t i = k->waiting.n; i-- > 0;) {
+        kmf_part *p = k->waiting.items[i];
+        if (now < p->expires_at)
             continue;
         kmf_log(k, PERC_KMF_LOG_INFO,
                 "announcement of '%s' for conference '%s' expired: no DTLS association came",
@@ -351,6 +360,21 @@ int perc_kmf_on_timeout(perc_kmf *k, uint64_t now)
         k->stats.announcements_expired++;
         kmf_part_drop(k, p, "announcement expired", false, NULL);
     }
+}
+
+int perc_kmf_on_timeout(perc_kmf *k, uint64_t now)
+{
+    if (!k)
+        return PERC_ERR_INVALID_ARG;
+    if (k->busy)
+        return PERC_ERR_STATE;
+    k->busy = true;
+    k->now = now;
+    for (kmf_assoc *a; (a = kmf_sched_pop_due(k, now)) != NULL;) {
+        kmf_assoc_touch(a);
+        kmf_assoc_timers(a, now);
+    }
+    expire_announcements(k, now);
     for (size_t i = 0; i < k->confs.n; i++)
         kmf_conf_timers(k, k->confs.items[i], now);
     kmf_owed_expire(k, now);

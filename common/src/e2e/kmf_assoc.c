@@ -18,16 +18,6 @@ static const char *cipher_name(uint8_t c)
                                             : "none";
 }
 
-kmf_assoc *kmf_assoc_find(const perc_kmf *k, const perc_uuid *id)
-{
-    for (size_t i = 0; i < k->assocs.n; i++) {
-        kmf_assoc *a = k->assocs.items[i];
-        if (perc_uuid_equal(&a->id, id))
-            return a;
-    }
-    return NULL;
-}
-
 bool kmf_assoc_live(const kmf_assoc *a)
 {
     if (a->ended || a->finished)
@@ -40,6 +30,7 @@ void kmf_assoc_end(kmf_assoc *a, bool quiet, const char *fmt, ...)
 {
     if (a->ended || a->finished)
         return;
+    kmf_assoc_touch(a);
     if (a->reason[0] == '\0') {
         va_list ap;
         va_start(ap, fmt);
@@ -62,6 +53,7 @@ void kmf_assoc_end(kmf_assoc *a, bool quiet, const char *fmt, ...)
 int kmf_assoc_send_ekt(kmf_assoc *a)
 {
     perc_ekt_key_msg m;
+    kmf_assoc_touch(a);
     kmf_conf_ekt_msg(a->k, a->part->conf, &m);
     int rc = perc_dtls_send_ekt_key(a->dtls, &m, a->k->now);
     uint16_t spi = m.spi;
@@ -101,6 +93,7 @@ static int choose_tls_id(void *user, const uint8_t *peer, size_t peer_len, uint8
         return -1;
     p->assoc = a;
     a->part = p;
+    kmf_part_set_waiting(a->k, p, false);
     memcpy(out, p->kmf_tls_id, n);
     *out_len = n;
     return 0;
@@ -321,8 +314,8 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
         goto refuse;
     }
 
-    kmf_assoc *a = calloc(1, sizeof *a);
-    if (!a) {
+    kmf_assoc *a = NULL;
+    if (kmf_sched_reserve(k, k->assocs.n + 1) != PERC_OK || !(a = calloc(1, sizeof *a))) {
         snprintf(why, sizeof why, "out of memory");
         goto refuse;
     }
@@ -350,8 +343,9 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
     int rc = perc_dtls_new(k->cfg.dtls_ctx, &cfg, &cbs, &a->dtls);
     if (rc == PERC_OK && t->md_name && !(a->md_name = kmf_strdup(t->md_name)))
         rc = PERC_ERR_NOMEM;
-    if (rc == PERC_OK)
-        rc = kmf_vec_push(&k->assocs, a);
+    if (rc == PERC_OK && (rc = kmf_assoc_index_add(k, a)) == PERC_OK &&
+        (rc = kmf_vec_push(&k->assocs, a)) != PERC_OK)
+        kmf_assoc_index_remove(k, a);
     if (rc) {
         kmf_assoc_free(a);
         snprintf(why, sizeof why, "no DTLS server: %s", perc_strerror(rc));
@@ -359,6 +353,7 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
     }
     a->tunnel = t;
     a->handshake_deadline = k->now + k->cfg.handshake_timeout_ns;
+    kmf_assoc_touch(a);
     kmf_log(k, PERC_KMF_LOG_DEBUG, "association %s: new on connection %llu (%s)", text, conn, md);
     return;
 refuse:
@@ -467,6 +462,8 @@ void kmf_assoc_finish(kmf_assoc *a)
 
     if (p) {
         p->assoc = NULL;
+        /* a refused handshake leaves the announcement waiting again */
+        kmf_part_set_waiting(k, p, !p->admitted && !p->gone);
         if (a->connected || p->leaving) {
             /* It held the EKTKey: RFC 8871 §4.5.2, re-key the others. */
             kmf_conf *c = p->conf;
@@ -486,8 +483,10 @@ void kmf_assoc_free(kmf_assoc *a)
 {
     if (!a)
         return;
-    if (a->part && a->part->assoc == a)
+    if (a->part && a->part->assoc == a) {
         a->part->assoc = NULL;
+        kmf_part_set_waiting(a->k, a->part, !a->part->admitted && !a->part->gone);
+    }
     perc_dtls_free(a->dtls);
     free(a->md_name);
     perc_wipe(a, sizeof *a);
@@ -497,6 +496,7 @@ void kmf_assoc_free(kmf_assoc *a)
 void kmf_assoc_orphan(kmf_assoc *a)
 {
     perc_kmf *k = a->k;
+    kmf_assoc_touch(a);
     a->tunnel = NULL;
     a->orphan_deadline = k->now + k->cfg.tunnel_grace_ns;
 }

@@ -36,6 +36,7 @@ int kmf_conf_create(perc_kmf *k, const char *id, kmf_conf **out)
         return PERC_ERR_NOMEM;
     }
     kmf_log(k, PERC_KMF_LOG_INFO, "conference '%s' created", id);
+    k->confs_check = true; /* settle deletes it if nobody comes in after all */
     *out = c;
     return PERC_OK;
 }
@@ -323,6 +324,7 @@ int perc_kmf_conference_remove(perc_kmf *k, const char *conference_id, uint64_t 
     k->busy = true;
     k->now = now;
     c->ending = true;
+    k->confs_check = true;
     c->rekey_wanted = false;
     for (size_t i = 0; i < k->parts.n; i++) {
         kmf_part *p = k->parts.items[i];

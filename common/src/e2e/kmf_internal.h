@@ -8,12 +8,20 @@
  *                       its callbacks, MediaKeys, EKTKeys, how they end
  *   kmf_tunnel.c        tunnel connections: perc_tunnel_kd sessions, their
  *                       events, orphans and adoption
+ *   kmf_sched.c         which associations a call touched, their deadlines
+ *                       in a heap, the index by association id
  *
  * Ownership: the perc_kmf owns four tables of pointers (conferences,
  * participants, associations, tunnels). Nothing is freed while a callback
  * of ours may still be on the stack: ending things only marks them, and
  * kmf_settle(), run at the end of every public call, finishes them (sends
  * what they owe, re-keys) and frees them.
+ *
+ * Cost: a call must not visit every association. Whatever may change an
+ * association (a datagram, a timer, an EKTKey, closing it, a connection
+ * coming or going) touches it first (kmf_assoc_touch); settle flushes,
+ * finishes and reschedules only the touched ones. Deadlines live in a
+ * heap, associations are found by id through an index.
  */
 #ifndef PERC_KMF_INTERNAL_H
 #define PERC_KMF_INTERNAL_H
@@ -27,6 +35,7 @@
 #include "perc/kmf.h"
 #include "perc/tunnel.h"
 #include "perc/tunnel_kd.h"
+#include "../hop/tunnel_assoc.h"
 
 #define KMF_TOMBSTONES 256
 #define KMF_TOMBSTONE_NS (60 * PERC_KMF_SECOND)
@@ -52,6 +61,13 @@ void kmf_vec_free(kmf_vec *v);
 
 typedef struct kmf_assoc kmf_assoc;
 typedef struct kmf_tunnel kmf_tunnel;
+
+/* Associations with a deadline, earliest first (kmf_sched.c). */
+typedef struct kmf_heap {
+    kmf_assoc **items;
+    size_t n;
+    size_t cap;
+} kmf_heap;
 
 /* One EKT parameter set (RFC 8870 §4.1, §5.2.2). Secret. */
 typedef struct kmf_set {
@@ -102,6 +118,7 @@ typedef struct kmf_part {
     bool admitted;
     bool leaving;                       /* goes when its association is finished */
     bool gone;                          /* freed at settle */
+    bool waiting;                       /* in k->waiting */
 } kmf_part;
 
 struct kmf_tunnel {
@@ -131,6 +148,9 @@ struct kmf_assoc {
     uint16_t spi_sent;
     bool acked;
     uint16_t spi_acked;
+    bool touched;                       /* in k->touched until settle */
+    size_t heap_pos;                    /* index in k->due + 1; 0 = no deadline */
+    uint64_t due_at;                    /* its key in k->due */
 };
 
 /* An EndpointDisconnect that found no open connection to its Media
@@ -153,6 +173,12 @@ struct perc_kmf {
     kmf_vec assocs;
     kmf_vec tunnels;
     kmf_vec owed;                       /* kmf_owed */
+    kmf_vec touched;                    /* kmf_assoc the current call touched */
+    kmf_heap due;                       /* kmf_assoc by next deadline */
+    tunnel_assoc_table assoc_ids;       /* association id -> kmf_assoc */
+    kmf_vec waiting;                    /* kmf_part announced, no association yet */
+    bool parts_gone;                    /* a participant was dropped: free at settle */
+    bool confs_check;                   /* a conference may have become empty */
     perc_uuid tomb_id[KMF_TOMBSTONES];
     uint64_t tomb_at[KMF_TOMBSTONES];
     size_t tomb_next;
@@ -211,6 +237,10 @@ void kmf_part_leave(perc_kmf *k, kmf_part *p, const char *why);
  * not NULL) when emit_left. */
 void kmf_part_drop(perc_kmf *k, kmf_part *p, const char *why, bool emit_left, const kmf_assoc *a);
 void kmf_part_free(kmf_part *p);
+/* Whether p waits for its association (in k->waiting, whose expiry the
+ * timers watch): announced, not bound, not admitted, not gone. Room for
+ * every participant is reserved when it is announced. */
+void kmf_part_set_waiting(perc_kmf *k, kmf_part *p, bool waiting);
 bool kmf_tls_id_ok(const uint8_t *id, size_t len);
 
 /* ---- kmf_assoc.c -------------------------------------------------------- */
@@ -235,6 +265,26 @@ uint64_t kmf_assoc_next_timeout(const kmf_assoc *a);
 /* A connection no longer carries a: it waits tunnel_grace_ns. */
 void kmf_assoc_orphan(kmf_assoc *a);
 bool kmf_assoc_live(const kmf_assoc *a);
+
+/* ---- kmf_sched.c -------------------------------------------------------- */
+
+/* Room in the heap and the touched set for n associations. Errors:
+ * PERC_ERR_NOMEM. */
+PERC_MUST_CHECK int kmf_sched_reserve(perc_kmf *k, size_t n);
+void kmf_sched_free(perc_kmf *k);
+/* a changed or may change in this call: settle looks at it. */
+void kmf_assoc_touch(kmf_assoc *a);
+/* Puts a in the heap at kmf_assoc_next_timeout(a) (out of it when none). */
+void kmf_sched_update(perc_kmf *k, kmf_assoc *a);
+/* Puts a in the heap at `at` (UINT64_MAX: out of it). */
+void kmf_sched_set(perc_kmf *k, kmf_assoc *a, uint64_t at);
+void kmf_sched_remove(perc_kmf *k, kmf_assoc *a);
+/* The earliest association deadline, UINT64_MAX when none. */
+uint64_t kmf_sched_next(const perc_kmf *k);
+/* Takes the earliest association out of the heap if it is due at now. */
+kmf_assoc *kmf_sched_pop_due(perc_kmf *k, uint64_t now);
+PERC_MUST_CHECK int kmf_assoc_index_add(perc_kmf *k, kmf_assoc *a);
+void kmf_assoc_index_remove(perc_kmf *k, const kmf_assoc *a);
 
 /* ---- kmf_tunnel.c ------------------------------------------------------- */
 

@@ -75,11 +75,41 @@ void kmf_part_free(kmf_part *p)
     free(p);
 }
 
+/* waiting is a subset of parts: with room for every participant, adding
+ * to it cannot fail. */
+static int kmf_reserve_waiting(perc_kmf *k)
+{
+    if (k->waiting.cap >= k->parts.n)
+        return PERC_OK;
+    size_t cap = k->waiting.cap ? k->waiting.cap : 8;
+    while (cap < k->parts.n)
+        cap *= 2;
+    void **items = realloc(k->waiting.items, cap * sizeof *items);
+    if (!items)
+        return PERC_ERR_NOMEM;
+    k->waiting.items = items;
+    k->waiting.cap = cap;
+    return PERC_OK;
+}
+
+void kmf_part_set_waiting(perc_kmf *k, kmf_part *p, bool waiting)
+{
+    if (p->waiting == waiting)
+        return;
+    p->waiting = waiting;
+    if (waiting)
+        k->waiting.items[k->waiting.n++] = p;
+    else
+        kmf_vec_remove(&k->waiting, p);
+}
+
 void kmf_part_drop(perc_kmf *k, kmf_part *p, const char *why, bool emit_left, const kmf_assoc *a)
 {
     if (p->gone)
         return;
     p->gone = true;
+    k->parts_gone = true;
+    kmf_part_set_waiting(k, p, false);
     if (p->assoc) {
         p->assoc->part = NULL;
         p->assoc = NULL;
@@ -209,12 +239,17 @@ static int announce(perc_kmf *k, const char *conf_id, const char *identity,
         goto fail; /* LIMIT cannot happen: checked above */
     if ((rc = kmf_vec_push(&k->parts, p)) != PERC_OK)
         goto fail;
+    if ((rc = kmf_reserve_waiting(k)) != PERC_OK) {
+        kmf_vec_remove(&k->parts, p);
+        goto fail;
+    }
     p->conf = c;
     c->n_parts++;
     memcpy(p->fp, fp, PERC_DTLS_FINGERPRINT_LEN);
     memcpy(p->ep_tls_id, tls_id, tls_id_len);
     p->ep_tls_id_len = tls_id_len;
     p->expires_at = k->now + k->cfg.announce_lifetime_ns;
+    kmf_part_set_waiting(k, p, true);
     allow(ans, p);
     kmf_log(k, PERC_KMF_LOG_INFO, "participant '%s' announced for conference '%s'", identity,
             conf_id);

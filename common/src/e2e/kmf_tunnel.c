@@ -45,6 +45,7 @@ static void carry(kmf_assoc *a, kmf_tunnel *t)
 {
     if (a->tunnel == t)
         return;
+    kmf_assoc_touch(a); /* no orphan deadline any more */
     perc_kmf *k = a->k;
     kmf_log(k, PERC_KMF_LOG_INFO, "association %s now carried by connection %llu (%s)", a->id_text,
             (unsigned long long)t->conn_id, md_of(t));
@@ -198,6 +199,7 @@ static void on_kd_event(void *user, const perc_tunnel_kd_event *ev)
             break;
         }
         carry(a, t);
+        kmf_assoc_touch(a);
         int rc = perc_dtls_recv(a->dtls, ev->dtls.ptr, ev->dtls.len, k->now);
         if (rc) {
             k->stats.dtls_dropped++;
