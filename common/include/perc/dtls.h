@@ -206,7 +206,9 @@ typedef struct perc_dtls_config {
     unsigned ekt_max_retransmits;
     /* OpenSSL's first handshake retransmission timeout in milliseconds;
      * it doubles up to 60 s. 0 = OpenSSL's default (1 s); otherwise 20 to
-     * 60000 (OpenSSL treats under 15 ms left as expired). For tests. */
+     * 60000 (OpenSSL treats under 15 ms left as expired). Tests shorten it;
+     * perc-endpoint uses 400 ms so that a flight lost on a fresh ICE path
+     * costs less than a second of the join. */
     unsigned handshake_rtx_initial_ms;
 } perc_dtls_config;
 
