@@ -27,7 +27,8 @@ mdd_endpoint *mdd_endpoint_find(mddd *d, const char *conference, const char *par
 
 mdd_endpoint *mdd_endpoint_by_handle(mddd *d, uint64_t handle)
 {
-    return g_hash_table_lookup(d->endpoints, &handle);
+    mdd_endpoint *ep = g_hash_table_lookup(d->endpoints, &handle);
+    return ep ? ep : g_hash_table_lookup(d->leaving, &handle);
 }
 
 /* ---- what arrives ------------------------------------------------------------ */
@@ -41,7 +42,12 @@ static void on_datagram(void *user, perc_ice_stream *s, const uint8_t *data, siz
     ep->bytes_in += len;
     uint64_t now = perc_clock_now_ns();
     int rc = PERC_OK;
-    switch (perc_demux_classify(data, len)) {
+    perc_demux_class c = perc_demux_classify(data, len);
+    if (ep->leaving && c != PERC_DEMUX_DTLS) {
+        d->n.drop_left++;
+        return;
+    }
+    switch (c) {
     case PERC_DEMUX_DTLS:
         mdd_tunnel_dtls_in(d, ep, data, len);
         break;
@@ -101,6 +107,8 @@ static const perc_ice_callbacks ice_cbs = {on_gathered, on_state, on_datagram};
 static void endpoint_free(gpointer p)
 {
     mdd_endpoint *ep = p;
+    if (ep->linger_src)
+        g_source_remove(ep->linger_src);
     perc_ice_stream_free(ep->ice);
     g_queue_free_full(ep->held, (GDestroyNotify)g_bytes_unref);
     g_free(ep->conference);
@@ -203,6 +211,13 @@ static void forget(mddd *d, mdd_endpoint *ep)
 
 void mdd_endpoint_remove(mddd *d, mdd_endpoint *ep, const char *reason)
 {
+    if (ep->leaving) {
+        /* It left already: its linger ends now. */
+        mdd_tunnel_endpoint_gone(d, ep);
+        uint64_t h = ep->handle;
+        g_hash_table_remove(d->leaving, &h); /* frees ep */
+        return;
+    }
     perc_log_info("%s/%s: endpoint removed: %s", ep->conference, ep->participant, reason);
     mdd_tunnel_endpoint_gone(d, ep);
     mdd_core_forget(d, ep->handle);
@@ -215,6 +230,54 @@ void mdd_endpoint_remove_all(mddd *d, const char *reason)
     for (GList *l = all; l; l = l->next)
         mdd_endpoint_remove(d, l->data, reason);
     g_list_free(all);
+    all = g_hash_table_get_values(d->leaving);
+    for (GList *l = all; l; l = l->next)
+        mdd_endpoint_remove(d, l->data, reason);
+    g_list_free(all);
+}
+
+/* ---- leaving --------------------------------------------------------------- */
+
+static gboolean linger_over(gpointer user)
+{
+    mdd_endpoint *ep = user;
+    mddd *d = ep->d;
+    ep->linger_src = 0;
+    perc_log_debug("%s/%s: no more DTLS relayed: it left", ep->conference, ep->participant);
+    mdd_endpoint_remove(d, ep, "left");
+    mddd_after(d);
+    return G_SOURCE_REMOVE;
+}
+
+void mdd_endpoint_leave(mddd *d, mdd_endpoint *ep, const char *reason)
+{
+    perc_log_info("%s/%s: endpoint removed: %s (its DTLS is relayed %u ms more)", ep->conference,
+                  ep->participant, reason, (unsigned)MDD_LEAVE_LINGER_MS);
+    mdd_core_forget(d, ep->handle); /* no media from now on; keys wiped */
+    ep->keyed = false;
+    g_free(ep->offer_re); /* nothing to answer for an endpoint that left */
+    ep->offer_re = NULL;
+    g_queue_free_full(ep->held, (GDestroyNotify)g_bytes_unref);
+    ep->held = g_queue_new();
+    char *k = participant_key(ep->conference, ep->participant);
+    g_hash_table_remove(d->by_participant, k);
+    g_free(k);
+    gpointer key = NULL;
+    uint64_t h = ep->handle;
+    if (g_hash_table_steal_extended(d->endpoints, &h, &key, NULL))
+        g_free(key);
+    g_hash_table_insert(d->leaving, g_memdup2(&h, sizeof h), ep);
+    ep->leaving = true;
+    ep->linger_src = g_timeout_add(MDD_LEAVE_LINGER_MS, linger_over, ep);
+}
+
+void mdd_endpoint_leave_now(mdd_endpoint *ep)
+{
+    if (!ep->leaving)
+        return;
+    if (ep->linger_src)
+        g_source_remove(ep->linger_src);
+    ep->linger_src = g_idle_add(linger_over, ep);
 }
 
 void mdd_endpoint_send(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t len)
@@ -307,4 +370,5 @@ void mdd_endpoints_init(mddd *d)
     d->conf_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     d->endpoints = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, endpoint_free);
     d->by_participant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d->leaving = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, endpoint_free);
 }

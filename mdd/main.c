@@ -339,6 +339,7 @@ out:
     g_hash_table_destroy(d.conf_ids);
     g_hash_table_destroy(d.by_participant);
     g_hash_table_destroy(d.endpoints);
+    g_hash_table_destroy(d.leaving);
     g_strfreev(addresses);
     if (d.loop)
         g_main_loop_unref(d.loop);

@@ -51,6 +51,7 @@ typedef struct mdd_counters {
     uint64_t tunnel_connects;   /* tunnel connections opened */
     uint64_t keys_installed;    /* MediaKeys applied */
     uint64_t endpoints_gone;    /* removed by liveness */
+    uint64_t drop_left;         /* media from an endpoint that has left */
 } mdd_counters;
 
 typedef struct mdd_endpoint {
@@ -65,6 +66,11 @@ typedef struct mdd_endpoint {
      * soon as it can, so the endpoint's first flight is not lost. */
     GQueue *held;
     bool keyed;                 /* MediaKeys installed */
+    /* Signaling said it left: out of the forwarding core and of
+     * d->endpoints, in d->leaving until linger_src fires (see
+     * mdd_endpoint_leave). */
+    bool leaving;
+    guint linger_src;
     uint64_t bytes_in, bytes_out;
     /* Bit rates over the last metrics tick (bits per second). */
     uint64_t rate_in_bps, rate_out_bps;
@@ -79,6 +85,7 @@ struct mddd {
     perc_ice_agent *ice;
     GHashTable *endpoints;      /* handle (uint64_t*) -> mdd_endpoint* (owned) */
     GHashTable *by_participant; /* "conf\x1fparticipant" -> mdd_endpoint* */
+    GHashTable *leaving;        /* handle -> mdd_endpoint* that left (owned) */
     uint64_t next_handle;
     GHashTable *conf_ids;       /* conference name -> the core's group number */
     uint32_t next_conf_id;
@@ -129,12 +136,27 @@ uint32_t mdd_conference_group(mddd *d, const char *conference);
 mdd_endpoint *mdd_endpoint_create(mddd *d, const char *conference, const char *participant,
                                   const perc_sdp *offer, const char *re, GError **error);
 mdd_endpoint *mdd_endpoint_find(mddd *d, const char *conference, const char *participant);
+/* Leaving endpoints included (the tunnel still relays for them). */
 mdd_endpoint *mdd_endpoint_by_handle(mddd *d, uint64_t handle);
 /* Removes the endpoint: its association is ended towards the KMF
  * (EndpointDisconnect, RFC 9185 §5.3) and its keys are wiped. The caller
  * runs mddd_after() when done. */
 void mdd_endpoint_remove(mddd *d, mdd_endpoint *ep, const char *reason);
-/* Removes every endpoint (signaling lost, shutdown). */
+/* Signaling says the endpoint left (RFC 9185 §5.3: conference control
+ * removes it). Its media stops at once: it leaves the forwarding core, its
+ * hop keys are wiped, and a new endpoint of the same participant may come.
+ * Its DTLS is still relayed, both ways, for MDD_LEAVE_LINGER_MS: the MD
+ * forwards all DTLS messages (§5.3), and the endpoint's close_notify, sent
+ * just before its leave, may arrive after the leave did (so may the KMF's
+ * close_notify to it). Then EndpointDisconnect, and it is freed; at once
+ * if the KMF ends the association first. */
+#define MDD_LEAVE_LINGER_MS 1000
+void mdd_endpoint_leave(mddd *d, mdd_endpoint *ep, const char *reason);
+/* A leaving endpoint whose association the KMF ended: freed from the main
+ * loop (not from inside the tunnel core's callback). */
+void mdd_endpoint_leave_now(mdd_endpoint *ep);
+/* Removes every endpoint, leaving ones included (signaling lost,
+ * shutdown). */
 void mdd_endpoint_remove_all(mddd *d, const char *reason);
 /* Removes the handle from the forwarding core, wiping its keys; a handle
  * the core already dropped (liveness) is fine. */

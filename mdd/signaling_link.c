@@ -135,7 +135,7 @@ static void on_leave(mdd_siglink *l, const perc_sig_msg *m)
     }
     char reason[PERC_SIG_MAX_REASON + 16];
     g_snprintf(reason, sizeof reason, "signaling: %s", m->reason);
-    mdd_endpoint_remove(l->d, ep, reason);
+    mdd_endpoint_leave(l->d, ep, reason);
     mddd_after(l->d);
 }
 

@@ -76,11 +76,13 @@ static void on_event(void *user, const perc_tunnel_md_event *ev)
         }
         break;
     case PERC_TUNNEL_MD_INSTALL_KEYS:
-        if (ep)
+        if (ep && !ep->leaving)
             on_install_keys(d, ep, ev->keys);
         break;
     case PERC_TUNNEL_MD_KD_DISCONNECT:
-        if (ep) {
+        if (ep && ep->leaving) {
+            mdd_endpoint_leave_now(ep); /* nothing left to relay */
+        } else if (ep) {
             perc_log_info("%s/%s: the KMF ended the DTLS association; hop keys dropped",
                           ep->conference, ep->participant);
             /* Re-adding wipes the keys and keeps the endpoint's slot. */

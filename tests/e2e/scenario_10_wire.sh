@@ -475,11 +475,11 @@ if counts[("md", 1)] != len(streams):
     fail(f"{counts[('md', 1)]} SupportedProfiles on {len(streams)} tunnel connection(s)")
 
 # The MD relays DTLS both ways (RFC 9185 §5.3 (3)), byte for byte, in
-# order. Only the closing alerts of an association may go unrelayed: when
-# signaling's leave reaches the MD before the DTLS close_notify, the MD
-# has already dropped the endpoint (and tells the KMF with
-# EndpointDisconnect), so the close_notify, or the KMF's answer to it,
-# finds nobody. Anything else unrelayed (a handshake record, an EKTKey, an
+# order, also for a second after signaling's leave (perc-mdd's linger).
+# Only the closing alerts of an association may go unrelayed, after an
+# EndpointDisconnect: when the KMF ends the association first (it hears of
+# the leave from signaling too), the MD drops the endpoint at once, and the
+# endpoint's answering close_notify finds nobody. Anything else unrelayed (a handshake record, an EKTKey, an
 # ACK; an alert followed by relayed datagrams of the same association, or
 # with no EndpointDisconnect for it) is a failure.
 def rec_types(b):

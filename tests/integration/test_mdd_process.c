@@ -538,6 +538,16 @@ static gboolean p_log_has(void *needle_and_idx)
     return r;
 }
 
+static gboolean p_kmf_saw_bob_close(void *d)
+{
+    (void)d;
+    char *log = read_log(1);
+    gboolean seen = strstr(log, "peer sent close_notify") != NULL ||
+                    strstr(log, "DTLS datagram for closed association") != NULL;
+    g_free(log);
+    return seen;
+}
+
 static void wait_log(int idx, const char *needle)
 {
     char i[2] = {(char)('0' + idx), 0};
@@ -800,8 +810,36 @@ static void test_mdd_process(void **state)
     char id[32];
     leave.type = PERC_SIG_LEAVE;
     leave.id = perc_sigclient_next_id(W.bob.sig, "leave", id, sizeof id);
+    /* RFC 9185 §5.3: the MD forwards all DTLS, also what comes just after
+     * a leave. The KMF is stopped meanwhile, so that it cannot end the
+     * association first (it hears of the leave from signaling too): bob's
+     * close_notify, sent after his leave reached the MDD, still goes into
+     * the tunnel; his media does not go anywhere. */
+    char *before = http_get("/metrics");
+    long long to_kmf = metric(before, "perc_mdd_dtls_relayed_total{direction=\"to_kmf\"} ");
+    g_free(before);
+    assert_int_equal(kill(g_pids[1], SIGSTOP), 0);
     assert_true(perc_sigclient_send(W.bob.sig, &leave));
     wait_log(2, "conf1/p2: endpoint removed: signaling: leave");
+    uint8_t bob_rtp[64] = {0x80, 96, 0, 1, 0, 0, 0, 1, 0x22, 0x22, 0x22, 0x22};
+    send_raw(&W.bob, bob_rtp, sizeof bob_rtp);
+    assert_int_equal(perc_dtls_close(W.bob.dtls, perc_clock_now_ns()), PERC_OK);
+    ep_flush_dtls(&W.bob);
+    dt_spin(W.ctx, 300);
+    char *lingering = http_get("/metrics");
+    assert_int_equal(metric(lingering, "perc_mdd_dtls_relayed_total{direction=\"to_kmf\"} "),
+                     to_kmf + 1);
+    assert_int_equal(metric(lingering, "perc_mdd_drops_total{reason=\"left\"} "), 1);
+    g_free(lingering);
+    /* Then EndpointDisconnect, and bob is gone for good. */
+    wait_log(2, "conf1/p2: no more DTLS relayed: it left");
+    assert_int_equal(kill(g_pids[1], SIGCONT), 0);
+    /* The KMF gets bob's close_notify: it ends the association with it, or,
+     * if signaling's leave came first, drops it as for a closed one. */
+    if (!dt_wait(W.ctx, p_kmf_saw_bob_close, NULL, WAIT_MS)) {
+        dump_logs();
+        fail_msg("timed out waiting for bob's close_notify at the KMF");
+    }
     /* Counters are totals: bob's packets still count after he is gone. */
     char *after = http_get("/metrics");
     assert_true(metric(after, "perc_mdd_packets_out_total ") >= N_SEND + 1);
