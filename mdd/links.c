@@ -73,14 +73,25 @@ void mdd_link_send(mddd *d, mdd_link *l, const uint8_t *data, size_t len)
         d->n.drop_send++;
 }
 
-/* DTLS output and timer; keys into the core once the handshake is done. */
+static bool ice_up(const mdd_link *l)
+{
+    perc_ice_state st = perc_ice_stream_state(l->ice);
+    return st == PERC_ICE_CONNECTED || st == PERC_ICE_READY;
+}
+
+/* DTLS output and timer; keys into the core once the handshake is done.
+ * The peer's ClientHello can reach us while our side of ICE is still
+ * checking (the controlling side sees its check succeed first), and
+ * libnice cannot send yet: the answer stays in the DTLS output buffer and
+ * on_state sends it once ICE is up, rather than losing it and waiting a
+ * whole retransmission timeout (1 s) for the ClientHello again. */
 static void dtls_after(mdd_link *l)
 {
     mddd *d = l->d;
     if (!l->dtls)
         return;
     size_t n;
-    while (perc_dtls_link_pull(l->dtls, g_dg, sizeof g_dg, &n) == PERC_OK && n > 0)
+    while (ice_up(l) && perc_dtls_link_pull(l->dtls, g_dg, sizeof g_dg, &n) == PERC_OK && n > 0)
         mdd_link_send(d, l, g_dg, n);
     perc_dtls_link_state st = perc_dtls_link_get_state(l->dtls);
     if (st == PERC_DTLS_LINK_CONNECTED && !l->keyed) {
@@ -117,9 +128,7 @@ static void on_timer(void *user, uint64_t now)
 
 static void maybe_start_dtls(mdd_link *l)
 {
-    perc_ice_state st = perc_ice_stream_state(l->ice);
-    if (!l->client || l->dtls_started || !l->dtls ||
-        (st != PERC_ICE_CONNECTED && st != PERC_ICE_READY))
+    if (!l->client || l->dtls_started || !l->dtls || !ice_up(l))
         return;
     l->dtls_started = true;
     if (perc_dtls_link_start(l->dtls, perc_clock_now_ns()) != PERC_OK)
@@ -190,6 +199,8 @@ static void on_state(void *user, perc_ice_stream *s, perc_ice_state st)
     perc_log_info("%s: cascade link %s to %s: ICE %s", l->conference, l->name, l->peer,
                   perc_ice_state_name(st));
     maybe_start_dtls(l);
+    if (!l->client && ice_up(l))
+        dtls_after(l); /* an answer held back while ICE was checking */
 }
 
 static const perc_ice_callbacks link_ice_cbs = {on_gathered, on_state, on_datagram};

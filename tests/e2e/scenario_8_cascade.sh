@@ -37,9 +37,19 @@ done
     e2e_fail "the first two joins were not both placed on mdd-1 (the first registered)"
 [ "${on[carol]}" = mdd-2 ] && [ "${on[dave]}" = mdd-2 ] ||
     e2e_fail "the joins after mdd-1 was full did not cascade to mdd-2"
+declare -A host_of=([mdd-1]=mdd-a [mdd-2]=mdd-b)
 for m in mdd-1 mdd-2; do
     e2e_wait_log "$m" "cascade link" 5 >/dev/null
     e2e_wait_log "$m" "keyed \(profile 0x000[78]\): forwarding" 5 | sed "s/^/e2e: $m: link /"
+    # Nothing either MDD meant to send was lost to an ICE path not yet up:
+    # in particular the link's DTLS server holds its answer to a
+    # ClientHello that beats its own ICE to "connected" (a lost answer
+    # cost a 1 s retransmission and the first second of cross-link media).
+    metrics=$(e2e_http "${host_of[$m]}" "${E2E_METRICS[$m]}" /metrics) ||
+        e2e_fail "cannot read $m's metrics"
+    lost=$(e2e_metric "$metrics" 'perc_mdd_drops_total{reason="send_failed"}')
+    echo "e2e: $m: sends failed: $lost"
+    [ "$lost" = 0 ] || e2e_fail "$m could not send $lost datagram(s)"
 done
 
 echo "e2e: verified (alice, bob on mdd-1; carol, dave on mdd-2):"
