@@ -52,6 +52,7 @@ typedef struct mdd_counters {
     uint64_t keys_installed;    /* MediaKeys applied */
     uint64_t endpoints_gone;    /* removed by liveness */
     uint64_t drop_left;         /* media from an endpoint that has left */
+    uint64_t drop_dtls_ended;   /* DTLS, not a ClientHello, after its association ended */
 } mdd_counters;
 
 typedef struct mdd_endpoint {

@@ -122,7 +122,7 @@ char *mdd_metrics_prometheus(mddd *d)
         {"ssrc_in_use", t.drop_ssrc_in_use},
         {"not_media", n->drop_not_media}, {"no_tunnel", n->drop_no_tunnel},
         {"send_failed", n->drop_send},   {"tunnel_message", n->tunnel_dropped},
-        {"left", n->drop_left},
+        {"left", n->drop_left},          {"dtls_ended", n->drop_dtls_ended},
     };
     g_string_append(o, "# TYPE perc_mdd_drops_total counter\n");
     for (size_t i = 0; i < G_N_ELEMENTS(drops); i++)

@@ -117,6 +117,15 @@ void mdd_tunnel_dtls_in(mddd *d, mdd_endpoint *ep, const uint8_t *data, size_t l
                          ep->participant);
         return;
     }
+    if (rc == PERC_ERR_NOT_FOUND) {
+        /* Its association ended (typically the KMF's EndpointDisconnect
+         * crossed the endpoint's close_notify) and this is no ClientHello
+         * that would start another: nowhere to relay it. */
+        d->n.drop_dtls_ended++;
+        perc_log_debug("%s/%s: DTLS of an ended association dropped (%zu bytes)", ep->conference,
+                       ep->participant, len);
+        return;
+    }
     if (rc != PERC_OK) {
         perc_log_limited(&d->lim_tunnel, PERC_LOG_WARN, "%s/%s: DTLS not relayed: %s",
                          ep->conference, ep->participant, perc_strerror(rc));

@@ -279,9 +279,30 @@ static void test_association_ids(void **state)
     perc_uuid a1, a2, again;
     assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, sizeof DTLS_CH, &a1),
                      PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, 1, &a2), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, sizeof DTLS_CH, &a2), PERC_OK);
     assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH + 1, 2, &again),
                      PERC_OK);
+    /* Without an association only a ClientHello opens one: an alert, a
+     * record of a later epoch, a handshake message of another type and a
+     * cut record header are what is left of an ended association. */
+    static const uint8_t ALERT[] = {0x15, 0xfe, 0xfd, 0x00, 0x01, 0x00, 0x00, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0x02, 0x01, 0x00};
+    uint8_t later_epoch[sizeof DTLS_CH], not_ch[sizeof DTLS_CH];
+    memcpy(later_epoch, DTLS_CH, sizeof DTLS_CH);
+    later_epoch[4] = 1;
+    memcpy(not_ch, DTLS_CH, sizeof DTLS_CH);
+    not_ch[13] = 2; /* ServerHello */
+    size_t before = perc_tunnel_md_pending_len(r->md);
+    const struct {
+        const uint8_t *d;
+        size_t n;
+    } stray[] = {{ALERT, sizeof ALERT}, {later_epoch, sizeof later_epoch},
+                 {not_ch, sizeof not_ch}, {DTLS_CH, 13}};
+    for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++)
+        assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 9, stray[i].d, stray[i].n, NULL),
+                         PERC_ERR_NOT_FOUND);
+    assert_int_equal(perc_tunnel_md_pending_len(r->md), before);
+    /* (an association takes any record: `again` above is none) */
     assert_true(perc_uuid_is_v4(&a1));
     assert_true(perc_uuid_is_v4(&a2));
     assert_false(perc_uuid_equal(&a1, &a2));
@@ -294,7 +315,7 @@ static void test_association_ids(void **state)
     size_t n = 0;
     hexcat(hex, sizeof hex, "040022", &a1, "0010" "16fefd00000000000000000003010203");
     n += tu_hex(hex, want + n, sizeof want - n);
-    hexcat(hex, sizeof hex, "040013", &a2, "000116");
+    hexcat(hex, sizeof hex, "040022", &a2, "0010" "16fefd00000000000000000003010203");
     n += tu_hex(hex, want + n, sizeof want - n);
     hexcat(hex, sizeof hex, "040014", &a1, "0002fefd");
     n += tu_hex(hex, want + n, sizeof want - n);
@@ -635,9 +656,9 @@ static void test_owed_while_queue_full(void **state)
     assert_non_null(sink);
     assert_int_equal(pull_all(r, sink, 1024 * 1024), 1024 * 1024);
     perc_uuid a4;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 4, DTLS_CH, 1, &a4), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 4, DTLS_CH, 14, &a4), PERC_OK);
     char want[256], tail[128];
-    hexcat(tail, sizeof tail, "040013", &a4, "000116");
+    hexcat(tail, sizeof tail, "040020", &a4, "000e16fefd0000000000000000000301");
     hexcat(want, sizeof want, "050010", &a1, tail);
     expect_output(r, want);
     free(sink);
@@ -663,7 +684,7 @@ static void test_unsupported_version(void **state)
     assert_int_equal(perc_tunnel_md_version(r->md), 0);
     /* Failed is sticky until the caller reconnects. */
     feed_hex(r, "420000", PERC_ERR_BAD_VERSION);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, 1, NULL),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, sizeof DTLS_CH, NULL),
                      PERC_ERR_STATE);
     assert_int_equal(perc_tunnel_md_connection_down(r->md), PERC_OK);
     assert_int_equal(perc_tunnel_md_failure(r->md), PERC_OK);
@@ -720,7 +741,7 @@ static void test_garbage_fails_connection(void **state)
         assert_int_equal(r->n, 2);
         assert_int_equal(r->ev[1].handle, 31);
         perc_uuid again;
-        assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 31, DTLS_CH, 1, &again),
+        assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 31, DTLS_CH, sizeof DTLS_CH, &again),
                          PERC_OK);
         assert_true(perc_uuid_equal(&a1, &again));
         rig_free(r);
@@ -811,25 +832,25 @@ static void test_limits_and_random(void **state)
     open_conn(r);
     (void)start_assoc(r, 1);
     (void)start_assoc(r, 2);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 3, DTLS_CH, 1, NULL),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 3, DTLS_CH, sizeof DTLS_CH, NULL),
                      PERC_ERR_LIMIT);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, 1, NULL), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, sizeof DTLS_CH, NULL), PERC_OK);
     assert_int_equal(perc_tunnel_md_endpoint_gone(r->md, 1), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 3, DTLS_CH, 1, NULL), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 3, DTLS_CH, sizeof DTLS_CH, NULL), PERC_OK);
     rig_free(r);
 
     r = rig_new();
     open_conn(r);
     r->random_fails = true;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, 1, NULL),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, sizeof DTLS_CH, NULL),
                      PERC_ERR_RANDOM);
     assert_int_equal(perc_tunnel_md_association_count(r->md), 0);
     assert_int_equal(perc_tunnel_md_pending_len(r->md), 0);
     /* A source that repeats itself cannot give a second distinct id. */
     r->random_fails = false;
     r->random_constant = true;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, 1, NULL), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, 1, NULL),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 1, DTLS_CH, sizeof DTLS_CH, NULL), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(r->md, 2, DTLS_CH, sizeof DTLS_CH, NULL),
                      PERC_ERR_RANDOM);
     assert_int_equal(perc_tunnel_md_association_count(r->md), 1);
     rig_free(r);

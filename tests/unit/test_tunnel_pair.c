@@ -369,7 +369,7 @@ static void run_full_flow(link *l)
     assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 7, CLIENT_HELLO,
                                                        sizeof CLIENT_HELLO, &u7),
                      PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 8, CLIENT_HELLO, 13, &u8),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 8, CLIENT_HELLO, sizeof CLIENT_HELLO, &u8),
                      PERC_OK);
     settle(l, m, k);
     assert_int_equal(k->n, 5);
@@ -380,7 +380,7 @@ static void run_full_flow(link *l)
     assert_memory_equal(k->ev[2].dtls, CLIENT_HELLO, sizeof CLIENT_HELLO);
     assert_int_equal(k->ev[3].type, PERC_TUNNEL_KD_NEW_ASSOCIATION);
     assert_true(perc_uuid_equal(&k->ev[3].id, &u8));
-    assert_int_equal(k->ev[4].dtls_len, 13);
+    assert_int_equal(k->ev[4].dtls_len, sizeof CLIENT_HELLO);
 
     /* The KD answers each: the bytes reach the right endpoint. */
     assert_int_equal(perc_tunnel_kd_send_dtls(k->kd, &u8, SERVER_FLIGHT, 4), PERC_OK);
@@ -514,7 +514,7 @@ static void test_version_fallback(void **state)
     assert_int_equal(perc_tunnel_kd_get_state(k->kd), PERC_TUNNEL_KD_OPEN);
     assert_int_equal(k->ev[0].type, PERC_TUNNEL_KD_PROFILES);
     perc_uuid u;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, 5, &u), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, sizeof CLIENT_HELLO, &u), PERC_OK);
     settle(&l, m, k);
     assert_true(perc_tunnel_kd_knows(k->kd, &u));
     md_free(m);
@@ -534,8 +534,8 @@ static void test_reconnect_keeps_associations(void **state)
     tls_connect(&l, w);
     assert_int_equal(perc_tunnel_md_reset_connection(m->md), PERC_OK);
     perc_uuid u1, u2;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, 5, &u1), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 2, CLIENT_HELLO, 5, &u2), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, sizeof CLIENT_HELLO, &u1), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 2, CLIENT_HELLO, sizeof CLIENT_HELLO, &u2), PERC_OK);
     settle(&l, m, k);
     assert_int_equal(perc_tunnel_kd_association_count(k->kd), 2);
 
@@ -543,7 +543,7 @@ static void test_reconnect_keeps_associations(void **state)
     tls_disconnect(&l);
     kd_free(k);
     assert_int_equal(perc_tunnel_md_connection_down(m->md), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, 5, NULL),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, sizeof CLIENT_HELLO, NULL),
                      PERC_ERR_STATE);
     assert_int_equal(perc_tunnel_md_endpoint_gone(m->md, 2), PERC_OK);
 
@@ -578,7 +578,7 @@ static void test_reconnect_keeps_associations(void **state)
 
     /* Endpoint 1's next datagram carries the same id, known already. */
     perc_uuid again;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, 6, &again),
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, sizeof CLIENT_HELLO, &again),
                      PERC_OK);
     assert_true(perc_uuid_equal(&again, &u1));
     settle(&l, m, k);
@@ -597,7 +597,7 @@ static void test_reconnect_keeps_associations(void **state)
     memset(&l2, 0, sizeof l2);
     l2.chunk = 5;
     assert_int_equal(perc_tunnel_md_reset_connection(m->md), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, 6, NULL), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 1, CLIENT_HELLO, sizeof CLIENT_HELLO, NULL), PERC_OK);
     settle(&l2, m, k2);
     assert_int_equal(k2->n, 3);
     assert_int_equal(k2->ev[1].type, PERC_TUNNEL_KD_NEW_ASSOCIATION);
@@ -621,7 +621,7 @@ static void test_garbage_then_recover(void **state)
     l.chunk = SIZE_MAX;
     assert_int_equal(perc_tunnel_md_reset_connection(m->md), PERC_OK);
     perc_uuid u;
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 4, CLIENT_HELLO, 5, &u), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 4, CLIENT_HELLO, sizeof CLIENT_HELLO, &u), PERC_OK);
     settle(&l, m, k);
     static const uint8_t JUNK[] = {0x03, 0x00, 0x02, 0xde, 0xad};
     assert_int_equal(perc_tunnel_md_recv(m->md, JUNK, sizeof JUNK), PERC_ERR_TRUNCATED);
@@ -631,7 +631,7 @@ static void test_garbage_then_recover(void **state)
     assert_int_equal(perc_tunnel_md_connection_down(m->md), PERC_OK);
     k = kd_new();
     assert_int_equal(perc_tunnel_md_reset_connection(m->md), PERC_OK);
-    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 4, CLIENT_HELLO, 5, NULL), PERC_OK);
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(m->md, 4, CLIENT_HELLO, sizeof CLIENT_HELLO, NULL), PERC_OK);
     settle(&l, m, k);
     assert_int_equal(perc_tunnel_kd_send_dtls(k->kd, &u, SERVER_FLIGHT, 2), PERC_OK);
     settle(&l, m, k);

@@ -188,11 +188,16 @@ PERC_MUST_CHECK int perc_tunnel_md_pending_send(perc_tunnel_md *md, uint8_t *buf
 size_t perc_tunnel_md_pending_len(const perc_tunnel_md *md);
 
 /* A DTLS datagram (the UDP payload) from the endpoint `handle`: queues
- * TunneledDtls. The endpoint's first datagram starts an association with a
- * fresh UUID (stored in *association_id when that is not NULL).
+ * TunneledDtls. A ClientHello from an endpoint without an association
+ * starts one with a fresh UUID (stored in *association_id when that is not
+ * NULL).
  * Errors (nothing is queued or created):
  *   PERC_ERR_STATE        not OPEN: no tunnel to put it in (RFC 9185 §5.2);
  *                         drop the datagram, DTLS retransmits
+ *   PERC_ERR_NOT_FOUND    the endpoint has no association and the datagram
+ *                         does not begin with a ClientHello: a leftover of
+ *                         an association that ended (its close_notify
+ *                         after the KD's EndpointDisconnect); drop it
  *   PERC_ERR_INVALID_ARG  empty datagram or NULL data
  *   PERC_ERR_TOO_LARGE    over PERC_TUNNEL_MAX_DTLS octets
  *   PERC_ERR_LIMIT        max_associations reached, or the send queue full

@@ -383,6 +383,14 @@ static int new_uuid(perc_tunnel_md *md, perc_uuid *out)
     return PERC_ERR_RANDOM;
 }
 
+/* The datagram's first record is an epoch-0 handshake record holding a
+ * ClientHello (RFC 6347 §4.1 record header: type, version, epoch,
+ * sequence, length; then the handshake message type). */
+static bool starts_with_client_hello(const uint8_t *d, size_t len)
+{
+    return len > 13 && d[0] == 22 && d[1] == 0xFE && d[3] == 0 && d[4] == 0 && d[13] == 1;
+}
+
 int perc_tunnel_md_dtls_from_endpoint(perc_tunnel_md *md, uint64_t handle, const uint8_t *data,
                                       size_t len, perc_uuid *association_id)
 {
@@ -407,6 +415,13 @@ int perc_tunnel_md_dtls_from_endpoint(perc_tunnel_md *md, uint64_t handle, const
     if (a) {
         m.tunneled_dtls.association_id = a->id;
     } else {
+        /* Only a ClientHello starts an association (the endpoint is the
+         * DTLS client, RFC 9185 §5.1). Anything else is what is left of an
+         * association that ended, typically the endpoint's close_notify
+         * crossing the KD's EndpointDisconnect: under a fresh UUID it
+         * would look to the KD like a new association it must refuse. */
+        if (!starts_with_client_hello(data, len))
+            return PERC_ERR_NOT_FOUND;
         if (md->max_associations && md->assocs.count >= md->max_associations)
             return PERC_ERR_LIMIT;
         if ((rc = new_uuid(md, &m.tunneled_dtls.association_id)) ||
