@@ -75,6 +75,8 @@ typedef struct ep_options {
     uint64_t connect_timeout_s;      /* start to keyed */
     bool rejoin;                     /* join again after losing the MDD, KMF or signaling */
     const char *export_keys;         /* TEST ONLY: append EKTKeys (secrets!) to this file */
+    uint16_t srtp_profiles[2];       /* use_srtp offer, preferred first; 0 of them: the default */
+    size_t n_srtp_profiles;
     /* Real audio (audio_opus.c, audio_rx.c): --audio-in, loaded once,
      * mono (stereo averaged), shared by every local participant; NULL:
      * the synthetic audio payload. --record DIR: decoded audio per remote

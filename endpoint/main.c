@@ -14,6 +14,7 @@
 
 #include "endpoint.h"
 #include "wav.h"
+#include "perc/profile.h"
 #include "perc/signaling.h"
 #include "perc_daemon/config.h"
 #include "perc_daemon/error.h"
@@ -68,6 +69,10 @@ static const perc_opt opts[] = {
              "default 250)"},
     {.name = "connect-timeout", .type = PERC_OPT_UINT, .def = "30", .min = 1, .max = 3600,
      .metavar = "SECONDS", .help = "give up when not keyed this long after start (exit 4)"},
+    {.name = "srtp-profiles", .type = PERC_OPT_STRING, .metavar = "P[,P]",
+     .help = "the double SRTP profiles offered to the KMF, preferred first: 0x0009 "
+             "(AES-128-GCM) and/or 0x000A (AES-256-GCM); default 0x0009,0x000A. A conference "
+             "keeps the profile of its first member: one who does not offer it is refused"},
     {.name = "rejoin", .type = PERC_OPT_FLAG,
      .help = "when the MDD, the KMF association or signaling is lost, join again (with "
              "backoff) instead of exiting; --connect-timeout bounds each attempt"},
@@ -239,6 +244,37 @@ static char *default_name(void)
     return g_strdup_printf("%.40s-%ld", host, (long)getpid());
 }
 
+/* "0x000A,0x0009": the double profiles (RFC 8723 §5), each at most once. */
+static bool parse_profiles(const char *text, uint16_t out[2], size_t *n, char *why, size_t cap)
+{
+    char **parts = g_strsplit(text, ",", -1);
+    bool ok = true;
+    *n = 0;
+    for (char **p = parts; ok && *p; p++) {
+        const char *t = g_strstrip(*p);
+        uint16_t id = 0;
+        if (g_ascii_strcasecmp(t, "0x0009") == 0)
+            id = PERC_PROFILE_DOUBLE_AES_128_GCM;
+        else if (g_ascii_strcasecmp(t, "0x000A") == 0)
+            id = PERC_PROFILE_DOUBLE_AES_256_GCM;
+        if (!id) {
+            snprintf(why, cap, "'%.12s' is not 0x0009 or 0x000A", t);
+            ok = false;
+        } else if (*n == 2 || (*n == 1 && out[0] == id)) {
+            snprintf(why, cap, "each profile at most once");
+            ok = false;
+        } else {
+            out[(*n)++] = id;
+        }
+    }
+    if (ok && *n == 0) {
+        snprintf(why, cap, "no profile");
+        ok = false;
+    }
+    g_strfreev(parts);
+    return ok;
+}
+
 static void parse_options(perc_config *cfg, ep_options *o, char **name_out, char ***addrs_out)
 {
     memset(o, 0, sizeof *o);
@@ -300,6 +336,12 @@ static void parse_options(perc_config *cfg, ep_options *o, char **name_out, char
                       o->export_keys);
     if (perc_config_uint(cfg, "key-change-delay", &o->key_change_delay_ms))
         o->have_key_change_delay = true;
+    const char *profiles = perc_config_string(cfg, "srtp-profiles");
+    if (profiles) {
+        char why[120];
+        if (!parse_profiles(profiles, o->srtp_profiles, &o->n_srtp_profiles, why, sizeof why))
+            usage_error("--srtp-profiles: '%.40s': %s", profiles, why);
+    }
     const char *addr_text = perc_config_string(cfg, "media-address");
     if (addr_text) {
         char **a = g_strsplit_set(addr_text, ", ", -1);

@@ -720,6 +720,11 @@ static void on_answer(ep_session *s, const perc_sig_msg *m)
     }
     g_strlcpy(cfg.cname, s->name, sizeof cfg.cname);
     cfg.audio_level_id = EP_AUDIO_LEVEL_ID;
+    if (s->app->opt.n_srtp_profiles) {
+        memcpy(cfg.profiles, s->app->opt.srtp_profiles,
+               s->app->opt.n_srtp_profiles * sizeof cfg.profiles[0]);
+        cfg.n_profiles = s->app->opt.n_srtp_profiles;
+    }
     if (s->app->opt.have_key_change_delay)
         cfg.ekt.key_change_delay_ns = s->app->opt.key_change_delay_ms * PERC_NSEC_PER_MSEC;
     /* A lost first flight costs this much, not OpenSSL's 1 s. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Scenario 10, wire conformance (issue 7): alice and bob join through one
-# MDD keyed by one KMF while we capture, on the MDD host, both the
+# Scenario 10, wire conformance (issue 7): alice and bob join conference
+# 'e2e', carol and dave conference 'e2e-256' (carol prefers 0x000A), all
+# through one MDD keyed by one KMF, while we capture, on the MDD host, both the
 # endpoints' UDP (ICE, DTLS, SRTP) and the MDD<->KMF tunnel (TCP, TLS 1.3).
 # With the daemons' key logs (--keylog) tshark decrypts what it can, and a
 # small analyser (python3, below) checks what tshark cannot name:
@@ -9,7 +10,9 @@
 #     exactly the profiles 0x0009 and 0x000A and no MKI (RFC 8870 §4 forbids
 #     MKI with EKT), and carries extensions 39 (supported_ekt_ciphers, RFC
 #     8870 §5.2.1) and 56 (external_session_id, RFC 8844; RFC 9185 §5.1);
-#     every ServerHello answers 39, 56 and one of the offered profiles;
+#     every ServerHello answers 39, 56 and one of the offered profiles,
+#     the one of the endpoint's conference (0x0009 for alice and bob,
+#     0x000A for carol and for dave, who prefers 0x0009);
 #  2. every encrypted DTLS record authenticates under the KMF's key log:
 #     tshark decrypts the handshake/alert records with a good tag, among
 #     them the EKTKey (handshake type 26, RFC 8870 §5.2.2) to each endpoint
@@ -32,7 +35,8 @@
 #     RFC 8871 §6.2): for 0x0009 16-octet keys and 12-octet salts (of the
 #     double profile's 32/24), for 0x000A 32-octet keys and 12-octet salts,
 #     an empty MKI, the profile the DTLS handshake of that association
-#     negotiated, and different client and server write keys.
+#     negotiated, and different client and server write keys; both
+#     profiles occur.
 #
 # Secrets: the key logs, tshark's debug file (it holds decrypted
 # plaintexts, the EKTKeys among them) and the capture stay in the work dir
@@ -45,8 +49,9 @@ for t in tshark dumpcap python3; do
 done
 umask 077
 
-e2e_host sig; e2e_host kmf; e2e_host mdd; e2e_host h-alice; e2e_host h-bob
-e2e_start_signaling sig
+e2e_host sig; e2e_host kmf; e2e_host mdd
+for n in alice bob carol dave; do e2e_host "h-$n"; done
+e2e_start_signaling sig signaling --conference e2e-256
 e2e_start_kmf kmf kmf --keylog "$E2E_DIR/kmf.keylog"
 mdd_ip=${E2E_HOST_IP[mdd]}
 kmf_ip=${E2E_HOST_IP[kmf]}
@@ -67,16 +72,31 @@ grep -q "Capturing on" "$E2E_DIR/dumpcap.log" || e2e_skip "dumpcap did not start
 sleep 0.5 # dumpcap announces itself slightly before the filter is live
 
 e2e_start_mdd mdd mdd-1 --keylog "$E2E_DIR/mdd.keylog"
-# alice leaves first, so bob also receives a re-key's EKTKey (and ACKs it).
+# Two conferences, so that both double profiles cross the wire. In 'e2e'
+# everyone prefers 0x0009. In 'e2e-256' carol prefers 0x000A and keys
+# first; dave prefers 0x0009 but gets 0x000A, the profile of the
+# conference he joins (the KMF keeps one per conference). In each the
+# first leaves first, so the other also receives a re-key's EKTKey (and
+# ACKs it).
 e2e_endpoint h-alice alice --duration 2
+E2E_CONF=e2e-256 e2e_endpoint h-carol carol --duration 2 --srtp-profiles 0x000A,0x0009
+e2e_wait_log carol "carol: keyed" 20 >/dev/null
 e2e_endpoint h-bob bob --duration 4
-for n in alice bob; do
+E2E_CONF=e2e-256 e2e_endpoint h-dave dave --duration 4
+for n in alice bob carol dave; do
     e2e_wait_exit "$n" 40
     [ "$E2E_RC" = 0 ] || e2e_fail "$n exited $E2E_RC"
 done
 sleep 0.5 # the last tunnel messages (EndpointDisconnect) into the capture
 e2e_stop dumpcap INT || true
 e2e_wait_log kmf "conference 'e2e' re-keyed \('alice' left\)" 5 >/dev/null
+e2e_wait_log kmf "conference 'e2e-256' re-keyed \('carol' left\)" 5 >/dev/null
+# Media flows in each conference, on its profile. The second of each pair
+# joined after the first began sending: only what arrived after the join
+# is counted.
+echo "e2e: media in each conference:"
+E2E_MESH_SENT_MIN=0 e2e_check_mesh 0.99 alice bob
+E2E_MESH_SENT_MIN=0 e2e_check_mesh 0.99 carol dave
 
 # ---- tshark ---------------------------------------------------------------------------------
 
@@ -137,11 +157,15 @@ explain() {
     tsh "${decode[@]}" -Y "dtls || udp.payload[0] == 0x1a || (tcp.port == $E2E_KMF_PORT && tls)" || true
     e2e_fail "wire conformance (see the FAIL lines and the frames above)"
 }
-python3 - "$E2E_DIR" "$mdd_ip" "$E2E_KMF_PORT" <<'PY' || explain
+python3 - "$E2E_DIR" "$mdd_ip" "$E2E_KMF_PORT" \
+    "${E2E_HOST_IP[h-alice]}=0x0009,${E2E_HOST_IP[h-bob]}=0x0009,${E2E_HOST_IP[h-carol]}=0x000A,${E2E_HOST_IP[h-dave]}=0x000A" \
+    <<'PY' || explain
 import hashlib, hmac, os, subprocess, sys
 from collections import Counter, defaultdict
 
 work, mdd_ip, kmf_port = sys.argv[1], sys.argv[2], sys.argv[3]
+# The profile each endpoint (by address) must end up with.
+want_profile = {ip: int(p, 16) for ip, p in (x.split("=") for x in sys.argv[4].split(","))}
 failures = []
 def fail(msg):
     failures.append(msg)
@@ -200,8 +224,8 @@ for d in chs:
     if not ok:
         fail(f"frame {d['frame']}: the ClientHello does not offer use_srtp 0x0009+0x000A without MKI and extensions 39, 56")
     ch_eps.add(d["src"])
-if set(eps) != ch_eps or len(eps) < 2:
-    fail(f"ClientHellos seen from {sorted(ch_eps)}, DTLS endpoints {eps} (want 2, each with a ClientHello)")
+if set(eps) != ch_eps or len(eps) != len(want_profile):
+    fail(f"ClientHellos seen from {sorted(ch_eps)}, DTLS endpoints {eps} (want {len(want_profile)}, each with a ClientHello)")
 negotiated = {}
 for d in dtls_dgrams:
     if d["to_ep"] and has_hs(d, 2):
@@ -213,6 +237,13 @@ for d in dtls_dgrams:
         if not ok:
             fail(f"frame {d['frame']}: the ServerHello does not answer 39, 56 and one offered profile")
         if profs: negotiated[d["ep"]] = profs[0]
+# One profile per conference: carol's choice binds dave, who prefers 0x0009.
+for ep in eps:
+    want = want_profile.get(ep[0])
+    got = negotiated.get(ep)
+    print(f"  {ep[0]} negotiated {f'0x{got:04X}' if got else 'nothing'} (its conference's: 0x{want or 0:04X})")
+    if got != want:
+        fail(f"{ep[0]} negotiated {got}, not its conference's profile 0x{want or 0:04X}")
 
 # ---- check 2: every encrypted DTLS record authenticates; EKTKey and ACK ----
 # tshark's debug file, per frame: the records it dissected, its tag
@@ -537,6 +568,9 @@ print("e2e: [4] MediaKeys (RFC 9185 §6.4, RFC 8871 §6.2):")
 HALF = {0x0009: (16, 12), 0x000A: (32, 12)}
 if len(media_keys) < len(eps):
     fail(f"{len(media_keys)} MediaKeys for {len(eps)} endpoints")
+for prof in sorted(HALF):
+    if not any(mk[2] == prof for mk in media_keys):
+        fail(f"no MediaKeys for profile 0x{prof:04X}: that branch was not exercised")
 for fr, u, prof, (mki, ckey, skey, csalt, ssalt), where in media_keys:
     ep = assoc_ep.get(u)
     kl, sl = HALF.get(prof, (None, None))
@@ -560,4 +594,4 @@ if failures:
     sys.exit(1)
 PY
 
-e2e_pass "ClientHellos offer 0x0009/0x000A, 39, 56; every DTLS record authenticates, each EKTKey (type 26) is ACKed; the tunnel decrypts and every TunnelMessage parses; MediaKeys carry the halves"
+e2e_pass "ClientHellos offer 0x0009/0x000A, 39, 56; one profile per conference (0x0009 and 0x000A); every DTLS record authenticates, each EKTKey (type 26) is ACKed; the tunnel decrypts and every TunnelMessage parses; MediaKeys carry the halves of both profiles"

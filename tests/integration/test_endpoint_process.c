@@ -761,6 +761,16 @@ static void test_cli(void **state)
     expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--identity",
                                   "/nonexistent-dir", NULL},
                  "--identity");
+    /* not a double profile; twice; none */
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--srtp-profiles",
+                                  "0x0007", NULL},
+                 "'0x0007' is not 0x0009 or 0x000A");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--srtp-profiles",
+                                  "0x000a,0x000A", NULL},
+                 "each profile at most once");
+    expect_usage((const char *[]){"--signaling", W.url, "--conference", "c", "--srtp-profiles",
+                                  ",", NULL},
+                 "--srtp-profiles");
 }
 
 /* ---- real audio: --audio-in and --record ------------------------------------------ */

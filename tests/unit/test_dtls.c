@@ -462,6 +462,85 @@ static void test_no_common_profile(void **state)
     tp_free(&p);
 }
 
+typedef struct pinner {
+    int calls;
+    uint16_t answer;
+    uint8_t seen[PERC_DTLS_TLS_ID_MAX];
+    size_t seen_len;
+} pinner;
+
+static uint16_t required_profile(void *user, const uint8_t *peer, size_t peer_len)
+{
+    pinner *pn = user;
+    pn->calls++;
+    assert_true(peer_len <= sizeof pn->seen);
+    assert_true(peer != NULL || peer_len == 0);
+    if (peer_len)
+        memcpy(pn->seen, peer, peer_len);
+    pn->seen_len = peer_len;
+    return pn->answer;
+}
+
+/* The server's required_profile callback (a Key Distributor keeping a
+ * conference on one profile) overrides the client's preference, refuses a
+ * client that did not offer the required profile, and sees the client's
+ * tls-id, or none. */
+static void test_required_profile(void **state)
+{
+    (void)state;
+    /* 0: no requirement, the client's first choice (0x0009); 1: 0x000A
+     * required of a client that prefers 0x0009 but offers both; 2: 0x000A
+     * required of a client that offers only 0x0009; 3: 0x000A required,
+     * but this server supports only 0x0009. */
+    for (int mode = 0; mode < 4; mode++) {
+        tp_pair p;
+        tp_init(&p);
+        pinner pn = {0, mode == 0 ? 0 : PERC_PROFILE_DOUBLE_AES_256_GCM, {0}, 0};
+        if (mode == 2)
+            p.c.cfg.n_srtp_profiles = 1;
+        if (mode == 3)
+            p.s.cfg.n_srtp_profiles = 1;
+        p.s.cfg.required_profile = required_profile;
+        p.s.cfg.required_profile_user = &pn;
+        tp_create(&p);
+        tp_handshake(&p);
+        assert_int_equal(pn.calls, 1);
+        assert_int_equal(pn.seen_len, strlen(tp_client_tls_id));
+        assert_memory_equal(pn.seen, tp_client_tls_id, pn.seen_len);
+        if (mode < 2) {
+            uint16_t want = mode == 0 ? PERC_PROFILE_DOUBLE_AES_128_GCM
+                                      : PERC_PROFILE_DOUBLE_AES_256_GCM;
+            assert_int_equal(p.c.profile, want);
+            assert_int_equal(p.s.profile, want);
+            assert_same_keying(&p, want);
+        } else {
+            assert_int_equal(p.s.closed.reason, PERC_DTLS_REASON_SRTP_PROFILE);
+            assert_non_null(strstr(p.s.closed.detail, "required"));
+            assert_int_equal(p.c.closed.reason, PERC_DTLS_REASON_PEER_ALERT);
+            assert_int_equal(p.c.closed.alert, 40); /* handshake_failure */
+            assert_int_equal(p.s.n_connected + p.c.n_connected, 0);
+            assert_no_keys(p.s.d);
+            assert_no_keys(p.c.d);
+        }
+        tp_free(&p);
+    }
+
+    /* A client without a tls-id: the callback is asked with none. */
+    tp_pair p;
+    tp_init(&p);
+    pinner pn = {0, PERC_PROFILE_DOUBLE_AES_256_GCM, {0}, 7};
+    p.c.cfg.tls_id_len = p.c.cfg.expected_peer_tls_id_len = 0;
+    p.s.cfg.tls_id_len = p.s.cfg.expected_peer_tls_id_len = 0;
+    p.s.cfg.required_profile = required_profile;
+    p.s.cfg.required_profile_user = &pn;
+    tp_create(&p);
+    tp_handshake(&p);
+    assert_int_equal(pn.calls, 1);
+    assert_int_equal(pn.seen_len, 0);
+    assert_int_equal(p.c.profile, PERC_PROFILE_DOUBLE_AES_256_GCM);
+    tp_free(&p);
+}
+
 /* Local close: close_notify reaches the peer, which answers it. */
 static void test_close(void **state)
 {
@@ -641,6 +720,9 @@ static void test_config_validation(void **state)
     cfg.choose_tls_id = choose_tls_id; /* a server's business */
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
+    cfg.required_profile = required_profile; /* also */
+    assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
+    perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
     cfg.mtu = PERC_DTLS_MIN_MTU - 1;
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
@@ -721,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_authorize),
         cmocka_unit_test(test_choose_tls_id),
         cmocka_unit_test(test_no_common_profile),
+        cmocka_unit_test(test_required_profile),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_handshake_retransmission),
         cmocka_unit_test(test_keylog),

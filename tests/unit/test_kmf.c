@@ -658,15 +658,105 @@ static void test_profile_intersection(void **state)
     assert_non_null(ev);
     assert_int_equal(ev->conn, s->md[1].conn);
 
-    /* an endpoint offering 0x0009 only, through the 0x000A-only MD */
+    /* an endpoint offering 0x0009 only, through the 0x000A-only MD (in a
+     * conference of its own: alice's would require 0x000A anyway) */
     int c = sim_add_ep(s, 0, "carol");
     s->ep[c].cfg.n_srtp_profiles = 1;
-    sim_join(s, c, CONF);
+    sim_join(s, c, "conf-3");
     assert_int_equal(sim_ep_state(s, c), PERC_DTLS_FAILED);
     assert_int_equal(s->ep[c].closed.reason, PERC_DTLS_REASON_PEER_ALERT);
     assert_int_equal(s->md[0].n_install[c], 0);
     assert_int_equal(s->md[0].n_kd_disconnect[c], 1);
     assert_true(sim_log_has(s, "no common double SRTP profile"));
+    sim_delete(s);
+}
+
+static void prefer_256(sim *s, int i)
+{
+    s->ep[i].cfg.srtp_profiles[0] = PERC_PROFILE_DOUBLE_AES_256_GCM;
+    s->ep[i].cfg.srtp_profiles[1] = PERC_PROFILE_DOUBLE_AES_128_GCM;
+}
+
+/* Every member of a conference gets the profile its first member chose
+ * (a receiver takes only EKT keys of its own length, RFC 8870 §4.3.2);
+ * one who did not offer it is refused before any key; other conferences
+ * and a conference whose members all left choose afresh. */
+static void test_conference_keeps_one_profile(void **state)
+{
+    (void)state;
+    sim *s = sim_basic(21);
+    assert_int_equal(perc_kmf_conference_create(s->kmf, CONF, s->now), PERC_OK);
+    int a = sim_add_ep(s, 0, "alice");
+    prefer_256(s, a);
+    sim_join(s, a, CONF);
+    assert_int_equal(s->ep[a].profile, PERC_PROFILE_DOUBLE_AES_256_GCM);
+
+    int b = sim_add_ep(s, 0, "bob"); /* prefers 0x0009, offers both */
+    sim_join(s, b, CONF);
+    assert_int_equal(sim_ep_state(s, b), PERC_DTLS_CONNECTED);
+    assert_int_equal(s->ep[b].profile, PERC_PROFILE_DOUBLE_AES_256_GCM);
+    assert_media_keys(s, 0, b);
+    assert_int_equal(s->md[0].keys[b].key_len, 32);
+
+    int c = sim_add_ep(s, 0, "carol"); /* 0x0009 only */
+    s->ep[c].cfg.n_srtp_profiles = 1;
+    sim_join(s, c, CONF);
+    assert_int_equal(sim_ep_state(s, c), PERC_DTLS_FAILED);
+    assert_int_equal(s->ep[c].closed.reason, PERC_DTLS_REASON_PEER_ALERT);
+    assert_int_equal(s->ep[c].closed.alert, 40); /* handshake_failure */
+    assert_int_equal(s->md[0].n_install[c], 0);
+    assert_int_equal(s->md[0].n_kd_disconnect[c], 1);
+    assert_true(sim_log_has(s, "the endpoint did not offer SRTP profile 0x000A, which the "
+                               "members of its conference use"));
+    assert_int_equal(sim_conf(s, CONF).members, 2);
+
+    /* another conference is not bound by this one */
+    int d = sim_add_ep(s, 0, "dave");
+    sim_join(s, d, "conf-2");
+    assert_int_equal(s->ep[d].profile, PERC_PROFILE_DOUBLE_AES_128_GCM);
+
+    /* everyone gone: the next member chooses again */
+    assert_int_equal(perc_kmf_leave(s->kmf, CONF, "alice", NULL, 0, s->now), PERC_OK);
+    assert_int_equal(perc_kmf_leave(s->kmf, CONF, "bob", NULL, 0, s->now), PERC_OK);
+    sim_pump(s);
+    assert_int_equal(sim_conf(s, CONF).members, 0);
+    int e = sim_add_ep(s, 0, "erin");
+    sim_join(s, e, CONF);
+    assert_int_equal(sim_ep_state(s, e), PERC_DTLS_CONNECTED);
+    assert_int_equal(s->ep[e].profile, PERC_PROFILE_DOUBLE_AES_128_GCM);
+    sim_check_no_secrets(s);
+    sim_delete(s);
+}
+
+/* Two first members handshaking at once both choose freely at their
+ * ClientHellos; whichever finishes second with the other profile is
+ * refused (and may join again), so the conference still has one. */
+static void test_concurrent_first_members(void **state)
+{
+    (void)state;
+    sim *s = sim_basic(22);
+    int a = sim_add_ep(s, 0, "alice");
+    int b = sim_add_ep(s, 0, "bob");
+    prefer_256(s, a);
+    assert_int_equal(sim_announce(s, a, CONF), PERC_OK);
+    assert_int_equal(sim_announce(s, b, CONF), PERC_OK);
+    sim_ep_start(s, a);
+    sim_ep_start(s, b);
+    sim_pump(s);
+    int first = s->md[0].n_install[a] ? a : b, second = first == a ? b : a;
+    assert_int_equal(s->md[0].n_install[first], 1);
+    assert_int_equal(s->md[0].n_install[second], 0);
+    assert_int_equal(s->md[0].n_kd_disconnect[second], 1);
+    assert_true(sim_log_has(s, "(a concurrent first join); the endpoint may join again"));
+    assert_int_equal(sim_conf(s, CONF).members, 1);
+    /* joining again (new DTLS, same preferences), it gets the
+     * conference's profile */
+    int again = sim_add_ep(s, 0, s->ep[second].identity);
+    s->ep[again].cfg = s->ep[second].cfg;
+    sim_join(s, again, CONF);
+    assert_int_equal(sim_ep_state(s, again), PERC_DTLS_CONNECTED);
+    assert_int_equal(s->ep[again].profile, s->ep[first].profile);
+    assert_int_equal(sim_conf(s, CONF).members, 2);
     sim_delete(s);
 }
 
@@ -783,10 +873,12 @@ static void test_no_secret_in_logs(void **state)
         snprintf(name, sizeof name, "user%d", i);
         sim_add_ep(s, 0, name);
     }
+    /* user3 on 0x000A, in a conference of its own (one profile each) */
     s->ep[3].cfg.srtp_profiles[0] = PERC_PROFILE_DOUBLE_AES_256_GCM;
     s->ep[3].cfg.n_srtp_profiles = 1;
     for (int i = 0; i < 4; i++)
-        sim_join(s, i, CONF);
+        sim_join(s, i, i == 3 ? "conf-2" : CONF);
+    assert_int_equal(sim_ep_state(s, 3), PERC_DTLS_CONNECTED);
     sim_advance(s, s->now + 60 * SIM_SECOND);
     assert_int_equal(perc_kmf_leave(s->kmf, CONF, "user1", NULL, 0, s->now), PERC_OK);
     sim_pump(s);
@@ -991,6 +1083,8 @@ int main(void)
         cmocka_unit_test(test_rekey_on_join),
         cmocka_unit_test(test_last_member_retires_set),
         cmocka_unit_test(test_profile_intersection),
+        cmocka_unit_test(test_conference_keeps_one_profile),
+        cmocka_unit_test(test_concurrent_first_members),
         cmocka_unit_test(test_ekt_cipher_mismatch),
         cmocka_unit_test(test_announcement_expiry),
         cmocka_unit_test(test_handshake_timeout),

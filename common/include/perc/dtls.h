@@ -155,6 +155,12 @@ typedef enum perc_dtls_role {
 typedef int (*perc_dtls_choose_tls_id_fn)(void *user, const uint8_t *peer_tls_id, size_t peer_len,
                                           uint8_t *out, size_t cap, size_t *out_len);
 
+/* Server: the one SRTP profile this client must get, given the tls-id it
+ * sent in external_session_id (NULL, 0 when it sent none), or 0 when any
+ * of ours will do (see perc_dtls_config.required_profile). */
+typedef uint16_t (*perc_dtls_required_profile_fn)(void *user, const uint8_t *peer_tls_id,
+                                                   size_t peer_len);
+
 /* Fill with perc_dtls_config_init() and change what differs. */
 typedef struct perc_dtls_config {
     perc_dtls_role role;
@@ -189,6 +195,17 @@ typedef struct perc_dtls_config {
      * OpenSSL: it must not call any perc_dtls function. NULL = tls_id. */
     perc_dtls_choose_tls_id_fn choose_tls_id;
     void *choose_tls_id_user;
+    /* Server only, optional: a Key Distributor keeps every member of a
+     * conference on one profile, since a receiver drops EKT fields whose
+     * key length is not its own transform's (RFC 8870 §4.3.2), so
+     * members on 0x0009 and 0x000A could not hear each other. Called first
+     * thing on the ClientHello; a non-zero answer narrows srtp_profiles to
+     * that profile for this client, which is refused (handshake_failure,
+     * PERC_DTLS_REASON_SRTP_PROFILE) when it did not offer it. Runs inside
+     * OpenSSL: it must not call any perc_dtls function. NULL = no
+     * narrowing. */
+    perc_dtls_required_profile_fn required_profile;
+    void *required_profile_user;
     /* The peer's tls-id from its SDP; 0 = not checked. When set, the peer
      * must send external_session_id with exactly this value, else the
      * handshake fails (RFC 9185 §5.1, §5.4) and no key is ever exported. */

@@ -265,6 +265,24 @@ static int tls_id_parse(SSL *s, unsigned int type, unsigned int context, const u
 
 /* ---- ClientHello hook (server): the profile choice ------------------------ */
 
+/* The required_profile callback's answer for this client: 0 = any of ours.
+ * The tls-id is read raw from the ClientHello (the custom extension parser
+ * runs later); a malformed one is left for that parser to refuse. A
+ * required profile we do not support narrows to nothing: refused. */
+static uint16_t required_profile(SSL *s, perc_dtls *d)
+{
+    if (!d->cfg.required_profile)
+        return 0;
+    const unsigned char *ext;
+    size_t len;
+    uint8_t id[PERC_DTLS_TLS_ID_MAX];
+    size_t id_len = 0;
+    if (SSL_client_hello_get0_ext(s, PERC_DTLS_EXT_EXTERNAL_SESSION_ID, &ext, &len) &&
+        perc_dtls_tls_id_decode(ext, len, id, &id_len) != PERC_OK)
+        id_len = 0;
+    return d->cfg.required_profile(d->cfg.required_profile_user, id_len ? id : NULL, id_len);
+}
+
 /* OpenSSL's server walks the client's list and keeps the match that comes
  * first in the SERVER's list. RFC 5764 §4.1.1 lets the server choose; we
  * follow the client's preference among the profiles we accept (RFC 5764
@@ -280,13 +298,26 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
     const unsigned char *ext;
     size_t len, n, mki_len;
     uint16_t order[PERC_DTLS_MAX_PROFILES];
+    uint16_t required = required_profile(s, d);
+    const uint16_t *ours = d->cfg.srtp_profiles;
+    size_t n_ours = d->cfg.n_srtp_profiles;
+    if (required) {
+        bool supported = false;
+        for (size_t i = 0; i < n_ours; i++)
+            supported = supported || ours[i] == required;
+        ours = &required;
+        n_ours = supported ? 1 : 0;
+    }
     if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_use_srtp, &ext, &len))
         return refuse(d, al, SSL_AD_HANDSHAKE_FAILURE, PERC_DTLS_REASON_SRTP_PROFILE,
                       "client did not offer use_srtp", SSL_CLIENT_HELLO_ERROR);
-    if (perc_dtls_use_srtp_match(ext, len, d->cfg.srtp_profiles, d->cfg.n_srtp_profiles, order, &n,
-                                 &mki_len))
+    if (perc_dtls_use_srtp_match(ext, len, ours, n_ours, order, &n, &mki_len))
         return refuse(d, al, SSL_AD_DECODE_ERROR, PERC_DTLS_REASON_SRTP_PROFILE,
                       "malformed use_srtp from the client", SSL_CLIENT_HELLO_ERROR);
+    if (n == 0 && required)
+        return refuse(d, al, SSL_AD_HANDSHAKE_FAILURE, PERC_DTLS_REASON_SRTP_PROFILE,
+                      "client did not offer the SRTP profile required of it",
+                      SSL_CLIENT_HELLO_ERROR);
     if (n == 0)
         return refuse(d, al, SSL_AD_HANDSHAKE_FAILURE, PERC_DTLS_REASON_SRTP_PROFILE,
                       "no common double SRTP profile", SSL_CLIENT_HELLO_ERROR);

@@ -99,6 +99,16 @@ static int choose_tls_id(void *user, const uint8_t *peer, size_t peer_len, uint8
     return 0;
 }
 
+/* Inside OpenSSL, first thing on the ClientHello: the profile the
+ * client's conference uses, if it has members already. */
+static uint16_t required_profile(void *user, const uint8_t *peer, size_t peer_len)
+{
+    kmf_assoc *a = user;
+    kmf_part *p = peer_len ? kmf_part_find_tls_id(a->k, peer, peer_len) : NULL;
+    a->required_profile = p ? kmf_conf_profile(a->k, p->conf) : 0;
+    return a->required_profile;
+}
+
 /* Inside OpenSSL, once the client's certificate arrived: RFC 9185 §5.4
  * (fingerprint as signaled) and the conference policy. */
 static bool authorize(void *user, const uint8_t fp[PERC_DTLS_FINGERPRINT_LEN],
@@ -204,6 +214,16 @@ static void on_connected(void *user, perc_dtls *d, uint16_t profile, uint8_t cip
                       cipher_name(k->cfg.ekt_cipher));
         return;
     }
+    /* Two first members can handshake at once, neither bound by the
+     * other's profile at its ClientHello: the later one is refused. */
+    uint16_t conf_profile = kmf_conf_profile(k, p->conf);
+    if (conf_profile && profile != conf_profile) {
+        kmf_assoc_end(a, false,
+                      "negotiated SRTP profile 0x%04X, but conference '%s' uses 0x%04X (a "
+                      "concurrent first join); the endpoint may join again",
+                      (unsigned)profile, p->conf->id, (unsigned)conf_profile);
+        return;
+    }
     if (!a->tunnel || perc_tunnel_kd_get_state(a->tunnel->kd) != PERC_TUNNEL_KD_OPEN) {
         kmf_assoc_end(a, false, "no tunnel connection to send MediaKeys on");
         return;
@@ -217,6 +237,7 @@ static void on_connected(void *user, perc_dtls *d, uint16_t profile, uint8_t cip
     a->profile = profile;
     p->admitted = true;
     kmf_conf *c = p->conf;
+    c->profile = profile;
     if (k->cfg.rekey_on_join && c->cur.valid && kmf_conf_members(k, c) > 1) {
         /* A new set for everyone, the newcomer included: it cannot decrypt
          * what was sent before it came (RFC 8871 §4.5.2). */
@@ -330,6 +351,8 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
     cfg.n_ekt_ciphers = 1;
     cfg.choose_tls_id = choose_tls_id;
     cfg.choose_tls_id_user = a;
+    cfg.required_profile = required_profile;
+    cfg.required_profile_user = a;
     cfg.mtu = k->cfg.dtls_mtu;
     cfg.handshake_rtx_initial_ms = k->cfg.dtls_handshake_rtx_initial_ms;
     cfg.ekt_rtx_initial_ns = k->cfg.ekt_rtx_initial_ns;
@@ -408,7 +431,12 @@ void kmf_assoc_finish(kmf_assoc *a)
     kmf_assoc_flush(a); /* its last words first: an alert, close_notify */
     if (a->reason[0] == '\0') {
         const perc_dtls_close_info *ci = perc_dtls_get_close_info(a->dtls);
-        if (ci)
+        if (ci && ci->reason == PERC_DTLS_REASON_SRTP_PROFILE && a->required_profile)
+            kmf_set_reason(a->reason,
+                           "the endpoint did not offer SRTP profile 0x%04X, which the members "
+                           "of its conference use",
+                           (unsigned)a->required_profile);
+        else if (ci)
             kmf_set_reason(a->reason, "DTLS %s: %s", perc_dtls_reason_name(ci->reason), ci->detail);
         else
             kmf_set_reason(a->reason, "ended");

@@ -184,6 +184,15 @@ size_t kmf_conf_members(const perc_kmf *k, const kmf_conf *c)
     return n;
 }
 
+/* One profile per conference: a receiver takes only EKT keys of its own
+ * transform's length (RFC 8870 §4.3.2), so a member on 0x000A and one on
+ * 0x0009 could not hear each other. Once the last member is gone the
+ * next one chooses afresh. */
+uint16_t kmf_conf_profile(const perc_kmf *k, const kmf_conf *c)
+{
+    return kmf_conf_members(k, c) > 0 ? c->profile : 0;
+}
+
 int kmf_conf_rekey(perc_kmf *k, kmf_conf *c, const char *why)
 {
     char reason[PERC_KMF_MAX_REASON];

@@ -104,6 +104,7 @@ typedef struct kmf_conf {
     char rekey_why[PERC_KMF_MAX_REASON];
     uint64_t rekey_retry_at;            /* 0 = none; after a failed re-key */
     size_t n_parts;                     /* participants referring to it */
+    uint16_t profile;                   /* its members' SRTP profile: kmf_conf_profile */
 } kmf_conf;
 
 typedef struct kmf_part {
@@ -145,6 +146,7 @@ struct kmf_assoc {
     bool quiet;                         /* ended because the MD said so: nothing to flush */
     char reason[PERC_KMF_MAX_REASON];
     uint16_t profile;
+    uint16_t required_profile;          /* asked of the client at its ClientHello; 0 = none */
     uint16_t spi_sent;
     bool acked;
     uint16_t spi_acked;
@@ -221,6 +223,9 @@ PERC_MUST_CHECK int kmf_conf_rekey(perc_kmf *k, kmf_conf *c, const char *why);
 void kmf_conf_ekt_msg(const perc_kmf *k, const kmf_conf *c, perc_ekt_key_msg *m);
 void kmf_conf_wipe_sets(kmf_conf *c);
 size_t kmf_conf_members(const perc_kmf *k, const kmf_conf *c);
+/* The SRTP profile every new member of c must use: its members' one, 0
+ * while it has none (then the endpoint's preference decides). */
+uint16_t kmf_conf_profile(const perc_kmf *k, const kmf_conf *c);
 uint64_t kmf_conf_rekey_at(const perc_kmf *k, const kmf_conf *c);
 /* Timers of one conference: old set wiping, TTL re-key, re-key retry. */
 void kmf_conf_timers(perc_kmf *k, kmf_conf *c, uint64_t now);
