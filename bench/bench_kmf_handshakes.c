@@ -223,7 +223,10 @@ static void pump(kmf_run *r, int i)
                 break;
             moved += len;
             perc_uuid id;
-            if ((rc = perc_tunnel_md_dtls_from_endpoint(r->md, (uint64_t)i, g_buf, len, &id)))
+            rc = perc_tunnel_md_dtls_from_endpoint(r->md, (uint64_t)i, g_buf, len, &id);
+            if (rc == PERC_ERR_NOT_FOUND)
+                continue; /* after the KMF ended it, and no ClientHello: dropped */
+            if (rc)
                 die("perc_tunnel_md_dtls_from_endpoint", rc);
             e->assoc = id;
             e->has_assoc = true;

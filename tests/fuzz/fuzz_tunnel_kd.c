@@ -33,6 +33,11 @@
 #include "perc/tunnel_kd.h"
 #include "perc/tunnel_md.h"
 
+/* The start of a ClientHello (record header, epoch 0; handshake type 1):
+ * only that opens an association at the MD. */
+static const uint8_t CLIENT_HELLO_START[] = {0x16, 0xfe, 0xfd, 0x00, 0x00, 0x00, 0x00,
+                                             0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define KD_MAX_ASSOC 8
@@ -282,8 +287,8 @@ static void md_event(void *user, const perc_tunnel_md_event *ev)
         if (perc_tunnel_md_association_of(c->md, ev->handle, &gone) != PERC_ERR_NOT_FOUND)
             abort();
         if ((c->flags & 64) && (r & 1))
-            (void)perc_tunnel_md_dtls_from_endpoint(c->md, ev->handle, (const uint8_t *)"\x16", 1,
-                                                    NULL);
+            (void)perc_tunnel_md_dtls_from_endpoint(c->md, ev->handle, CLIENT_HELLO_START,
+                                                    sizeof CLIENT_HELLO_START, NULL);
         break;
     }
     case PERC_TUNNEL_MD_DROPPED:
@@ -344,8 +349,8 @@ static void run_md(const uint8_t *data, size_t size, uint8_t flags, uint64_t see
     c.expect_profiles = true;
     /* Associations 0..3 with UUIDs of 16 octets 0, 1, 2, 3 (v4-masked). */
     for (uint64_t h = 0; h < 4; h++) {
-        if (perc_tunnel_md_dtls_from_endpoint(c.md, h, (const uint8_t *)"\x16\xfe\xfd", 3, NULL) !=
-            PERC_OK)
+        if (perc_tunnel_md_dtls_from_endpoint(c.md, h, CLIENT_HELLO_START,
+                                              sizeof CLIENT_HELLO_START, NULL) != PERC_OK)
             abort();
     }
     drain_md(&c);

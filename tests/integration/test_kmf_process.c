@@ -456,7 +456,10 @@ static gboolean pump(gpointer user)
                 continue; /* a real MD stops relaying after EndpointDisconnect */
             perc_uuid id;
             int rc = perc_tunnel_md_dtls_from_endpoint(W.md, (uint64_t)i, g_buf, len, &id);
-            assert_int_equal(rc, PERC_OK);
+            /* NOT_FOUND: the KMF ended the association (its EndpointDisconnect
+             * not yet counted) and this is no ClientHello: dropped, as
+             * perc-mdd does */
+            assert_true(rc == PERC_OK || rc == PERC_ERR_NOT_FOUND);
         }
     }
     md_flush();
