@@ -61,7 +61,8 @@ static const perc_opt opts[] = {
     {.name = "ekt-ttl", .type = PERC_OPT_UINT, .def = "86400", .min = 1, .max = 0xFFFFFF,
      .metavar = "SECONDS", .help = "lifetime of an EKTKey (re-keyed at 90 %)"},
     {.name = "ekt-cipher", .type = PERC_OPT_STRING, .def = "aeskw-128", .metavar = "CIPHER",
-     .help = "EKT cipher of every conference: aeskw-128 or aeskw-256 (RFC 8870)"},
+     .help = "EKT cipher of conferences on profile 0x0009: aeskw-128 or aeskw-256 (those on "
+             "0x000A always get aeskw-256, RFC 8870 section 6)"},
     {.name = "keylog", .type = PERC_OPT_STRING, .metavar = "FILE",
      .help = "DEBUG ONLY: append DTLS and TLS key log lines (secrets!) to FILE"},
 };

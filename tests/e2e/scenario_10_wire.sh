@@ -12,7 +12,9 @@
 #     8870 §5.2.1) and 56 (external_session_id, RFC 8844; RFC 9185 §5.1);
 #     every ServerHello answers 39, 56 and one of the offered profiles,
 #     the one of the endpoint's conference (0x0009 for alice and bob,
-#     0x000A for carol and for dave, who prefers 0x0009);
+#     0x000A for carol and for dave, who prefers 0x0009), and each
+#     EKTKey is of its conference's EKT cipher (16 octets with 0x0009,
+#     32 with 0x000A: RFC 8870 §6);
 #  2. every encrypted DTLS record authenticates under the KMF's key log:
 #     tshark decrypts the handshake/alert records with a good tag, among
 #     them the EKTKey (handshake type 26, RFC 8870 §5.2.2) to each endpoint
@@ -348,6 +350,7 @@ def open_record(ep, from_client, r):
 print("e2e: [2] encrypted DTLS records (KMF key log), EKTKey and ACK:")
 enc_total, enc_ok, by_tshark, by_us, selftest = 0, 0, 0, 0, 0
 ekts, acks = [], []   # (frame, ep, epoch, seq) / (frame, ep, acked record numbers)
+ekt_key_lens = defaultdict(set)   # endpoint address -> EKTKey lengths it received
 for d in dtls_dgrams:
     theirs = [x for x in dbg.get(d["frame"], []) if x["epoch"] >= 1]
     for r in d["recs"]:
@@ -390,6 +393,14 @@ for d in dtls_dgrams:
             sl = int.from_bytes(body[2+kl:4+kl], "big") if kl >= 0 and len(body) >= 4 + kl else -1
             if t["pt"][1:4] != t["pt"][9:12] or kl not in (16, 32) or sl < 12 or len(body) != 2 + kl + 2 + sl + 2 + 3:
                 fail(f"frame {d['frame']}: the EKTKey body (RFC 8870 §5.2.2) is malformed or fragmented")
+            # The EKT cipher follows the conference's profile (RFC 8870 §6):
+            # the KMF's aeskw_128 for 0x0009, aeskw_256 for 0x000A.
+            want_kl = 32 if want_profile.get(d["ep"][0]) == 0x000A else 16
+            ekt_key_lens[d["ep"][0]].add(kl)
+            if kl != want_kl:
+                fail(f"frame {d['frame']}: a {kl}-octet EKTKey to {d['ep'][0]}, whose conference's profile wants {want_kl}")
+for ip in sorted(ekt_key_lens):
+    print(f"  EKTKeys to {ip}: {sorted(ekt_key_lens[ip])}-octet keys")
 print(f"  {enc_total} encrypted DTLS records; {enc_ok} authenticate ({by_tshark} decrypted by tshark with "
       f"auth_tag(OK), {by_us} ACK records by the analyser, whose AES-GCM matched tshark on {selftest} EKTKey records)")
 # An EKTKey (record R to endpoint X) is followed by an ACK from X naming R,

@@ -541,6 +541,60 @@ static void test_required_profile(void **state)
     tp_free(&p);
 }
 
+typedef struct cipher_pick {
+    int calls;
+    uint16_t seen_profile;
+    uint8_t answer;
+} cipher_pick;
+
+static uint8_t required_ekt_cipher(void *user, uint16_t profile)
+{
+    cipher_pick *cp = user;
+    cp->calls++;
+    cp->seen_profile = profile;
+    return cp->answer;
+}
+
+/* The server's required_ekt_cipher callback learns the profile chosen for
+ * this client (after required_profile narrowed it) and narrows the EKT
+ * cipher: over the client's preference, or to none when the client did not
+ * offer it (the handshake completes without EKT; the caller refuses). */
+static void test_required_ekt_cipher(void **state)
+{
+    (void)state;
+    /* 0: no narrowing (the client's first: aeskw_128); 1: aeskw_256 required
+     * of a client preferring aeskw_128; 2: aeskw_256 required of a client
+     * offering only aeskw_128; 3: required, but this server does not
+     * support it. In 1..3 the profile was narrowed to 0x000A first. */
+    for (int mode = 0; mode < 4; mode++) {
+        tp_pair p;
+        tp_init(&p);
+        pinner pn = {0, mode ? PERC_PROFILE_DOUBLE_AES_256_GCM : 0, {0}, 0};
+        cipher_pick cp = {0, 0, mode ? PERC_EKT_CIPHER_AESKW_256 : 0};
+        p.s.cfg.required_profile = required_profile;
+        p.s.cfg.required_profile_user = &pn;
+        p.s.cfg.required_ekt_cipher = required_ekt_cipher;
+        p.s.cfg.required_ekt_cipher_user = &cp;
+        if (mode == 2)
+            p.c.cfg.n_ekt_ciphers = 1;
+        if (mode == 3)
+            p.s.cfg.n_ekt_ciphers = 1;
+        tp_create(&p);
+        tp_handshake(&p);
+        assert_int_equal(cp.calls, 1);
+        assert_int_equal(cp.seen_profile, mode ? PERC_PROFILE_DOUBLE_AES_256_GCM
+                                               : PERC_PROFILE_DOUBLE_AES_128_GCM);
+        assert_int_equal(perc_dtls_get_state(p.s.d), PERC_DTLS_CONNECTED);
+        assert_int_equal(perc_dtls_get_state(p.c.d), PERC_DTLS_CONNECTED);
+        uint8_t want = mode == 0   ? PERC_EKT_CIPHER_AESKW_128
+                       : mode == 1 ? PERC_EKT_CIPHER_AESKW_256
+                                   : 0;
+        assert_int_equal(p.s.ekt_cipher, want);
+        assert_int_equal(p.c.ekt_cipher, want);
+        tp_free(&p);
+    }
+}
+
 /* Local close: close_notify reaches the peer, which answers it. */
 static void test_close(void **state)
 {
@@ -723,6 +777,9 @@ static void test_config_validation(void **state)
     cfg.required_profile = required_profile; /* also */
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
+    cfg.required_ekt_cipher = required_ekt_cipher;
+    assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
+    perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
     cfg.mtu = PERC_DTLS_MIN_MTU - 1;
     assert_int_equal(perc_dtls_new(ctx, &cfg, NULL, &d), PERC_ERR_INVALID_ARG);
     perc_dtls_config_init(&cfg, PERC_DTLS_CLIENT);
@@ -804,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_choose_tls_id),
         cmocka_unit_test(test_no_common_profile),
         cmocka_unit_test(test_required_profile),
+        cmocka_unit_test(test_required_ekt_cipher),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_handshake_retransmission),
         cmocka_unit_test(test_keylog),

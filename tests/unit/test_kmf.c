@@ -690,13 +690,31 @@ static void test_conference_keeps_one_profile(void **state)
     prefer_256(s, a);
     sim_join(s, a, CONF);
     assert_int_equal(s->ep[a].profile, PERC_PROFILE_DOUBLE_AES_256_GCM);
+    /* the EKT cipher follows the profile (RFC 8870 §6), though the KMF's
+     * configured one is aeskw_128 and alice prefers that */
+    assert_int_equal(s->cfg.ekt_cipher, PERC_EKT_CIPHER_AESKW_128);
+    assert_int_equal(s->ep[a].cipher, PERC_EKT_CIPHER_AESKW_256);
+    assert_int_equal(s->ep[a].ekt[0].key_len, 32);
+    assert_int_equal(sim_conf(s, CONF).ekt_cipher, PERC_EKT_CIPHER_AESKW_256);
 
     int b = sim_add_ep(s, 0, "bob"); /* prefers 0x0009, offers both */
     sim_join(s, b, CONF);
     assert_int_equal(sim_ep_state(s, b), PERC_DTLS_CONNECTED);
     assert_int_equal(s->ep[b].profile, PERC_PROFILE_DOUBLE_AES_256_GCM);
+    assert_int_equal(s->ep[b].cipher, PERC_EKT_CIPHER_AESKW_256);
+    assert_true(sim_ekt_same(&s->ep[b].ekt[0], &s->ep[a].ekt[s->ep[a].n_ekt - 1]));
     assert_media_keys(s, 0, b);
     assert_int_equal(s->md[0].keys[b].key_len, 32);
+
+    /* offers the profile but not the conference's EKT cipher: refused
+     * after the handshake, before any key */
+    int f = sim_add_ep(s, 0, "frank");
+    s->ep[f].cfg.n_ekt_ciphers = 1; /* aeskw_128 only */
+    sim_join(s, f, CONF);
+    assert_int_equal(s->ep[f].cipher, 0);
+    assert_int_equal(s->md[0].n_install[f], 0);
+    assert_int_equal(s->ep[f].n_ekt, 0);
+    assert_true(sim_log_has(s, "endpoint does not support the EKT cipher aeskw_256"));
 
     int c = sim_add_ep(s, 0, "carol"); /* 0x0009 only */
     s->ep[c].cfg.n_srtp_profiles = 1;
@@ -714,6 +732,8 @@ static void test_conference_keeps_one_profile(void **state)
     int d = sim_add_ep(s, 0, "dave");
     sim_join(s, d, "conf-2");
     assert_int_equal(s->ep[d].profile, PERC_PROFILE_DOUBLE_AES_128_GCM);
+    assert_int_equal(s->ep[d].cipher, PERC_EKT_CIPHER_AESKW_128);
+    assert_int_equal(s->ep[d].ekt[0].key_len, 16);
 
     /* everyone gone: the next member chooses again */
     assert_int_equal(perc_kmf_leave(s->kmf, CONF, "alice", NULL, 0, s->now), PERC_OK);
@@ -724,6 +744,8 @@ static void test_conference_keeps_one_profile(void **state)
     sim_join(s, e, CONF);
     assert_int_equal(sim_ep_state(s, e), PERC_DTLS_CONNECTED);
     assert_int_equal(s->ep[e].profile, PERC_PROFILE_DOUBLE_AES_128_GCM);
+    assert_int_equal(s->ep[e].cipher, PERC_EKT_CIPHER_AESKW_128);
+    assert_int_equal(s->ep[e].ekt[0].key_len, 16);
     sim_check_no_secrets(s);
     sim_delete(s);
 }
@@ -933,7 +955,9 @@ static void test_api_arguments(void **state)
     assert_int_equal(perc_kmf_new(&bad, &k), PERC_ERR_INVALID_ARG);
     assert_null(k);
     sim_start(s);
-    assert_true(sim_log_has(s, "profile 0x000A is accepted with the EKT cipher aeskw_128"));
+    /* the default (aeskw_128 with 0x000A offered) is no weakness any more:
+     * conferences on 0x000A get aeskw_256 */
+    assert_false(sim_log_has(s, "weaker"));
 
     uint8_t fp[PERC_DTLS_FINGERPRINT_LEN] = {0};
     perc_kmf_answer ans;

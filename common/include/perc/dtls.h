@@ -161,6 +161,11 @@ typedef int (*perc_dtls_choose_tls_id_fn)(void *user, const uint8_t *peer_tls_id
 typedef uint16_t (*perc_dtls_required_profile_fn)(void *user, const uint8_t *peer_tls_id,
                                                    size_t peer_len);
 
+/* Server: the one EKT cipher this client must get, now that its SRTP
+ * profile is chosen, or 0 when any of ours will do (see
+ * perc_dtls_config.required_ekt_cipher). */
+typedef uint8_t (*perc_dtls_required_ekt_cipher_fn)(void *user, uint16_t profile);
+
 /* Fill with perc_dtls_config_init() and change what differs. */
 typedef struct perc_dtls_config {
     perc_dtls_role role;
@@ -206,6 +211,16 @@ typedef struct perc_dtls_config {
      * narrowing. */
     perc_dtls_required_profile_fn required_profile;
     void *required_profile_user;
+    /* Server only, optional: members of a conference share one EKTKey,
+     * so one EKT cipher, and RFC 8870 §6 wants it at least as strong as
+     * the SRTP cipher, which the profile decides. Called on the ClientHello
+     * once the profile is chosen (after required_profile); a non-zero
+     * answer narrows ekt_ciphers to that cipher for this client. A client
+     * that did not offer it negotiates no EKT cipher (the connected
+     * callback sees cipher 0). Runs inside OpenSSL: it must not call any
+     * perc_dtls function. NULL = no narrowing. */
+    perc_dtls_required_ekt_cipher_fn required_ekt_cipher;
+    void *required_ekt_cipher_user;
     /* The peer's tls-id from its SDP; 0 = not checked. When set, the peer
      * must send external_session_id with exactly this value, else the
      * handshake fails (RFC 9185 §5.1, §5.4) and no key is ever exported. */

@@ -45,15 +45,19 @@
  *     request (perc_kmf_rekey).
  *
  * Decisions (see also docs/deviations.md):
- *   - One EKT cipher for the whole KMF (config.ekt_cipher), not one per
- *     conference. The DTLS server must choose its supported_ekt_ciphers
- *     answer while it parses the ClientHello, before the extension that
- *     tells which participant (and so which conference) it is, so the
- *     conference cannot steer that choice. Every DTLS server accepts only
- *     that cipher, so every member of every conference negotiates it; an
- *     endpoint that does not offer it is refused after the handshake (no
- *     MediaKeys, no EKTKey). Choose aeskw_256 when 0x000A is used: RFC 8870
- *     §6 wants the EKT cipher at least as strong as the SRTP cipher.
+ *   - One SRTP profile and one EKT cipher per conference: its members
+ *     share the EKTKey, and a receiver takes only EKT keys of its own
+ *     transform's length (RFC 8870 §4.3.2). The first member's handshake
+ *     chooses the profile (its preference among ours and its Media
+ *     Distributor's); the EKT cipher follows it: config.ekt_cipher for
+ *     0x0009, aeskw_256 for 0x000A (RFC 8870 §6: at least as strong as the
+ *     SRTP cipher). Later members get both, whatever they prefer: the DTLS
+ *     server narrows its choices at the ClientHello, where the tls-id in
+ *     external_session_id names the participant and so the conference
+ *     (perc_dtls_config.required_profile, required_ekt_cipher). An endpoint
+ *     that did not offer the profile is refused at the ClientHello; one
+ *     that did not offer the cipher after the handshake (no MediaKeys, no
+ *     EKTKey). A conference whose last member is gone chooses afresh.
  *   - An EKTKey's TTL is what is left of the parameter set's lifetime when
  *     it is sent, so a late joiner does not use a set longer than intended.
  *   - A refused or failed handshake does not consume the announcement:
@@ -206,8 +210,9 @@ typedef struct perc_kmf_config {
      * Default {0x0009, 0x000A}. */
     uint16_t profiles[PERC_DTLS_MAX_PROFILES];
     size_t n_profiles;
-    /* The EKT cipher of every conference (see the decisions above).
-     * Default PERC_EKT_CIPHER_AESKW_128. */
+    /* The EKT cipher of conferences on 0x0009; those on 0x000A get
+     * aeskw_256 (see the decisions above). Default
+     * PERC_EKT_CIPHER_AESKW_128. */
     uint8_t ekt_cipher;
     /* Lifetime of a parameter set, seconds, 1..0xFFFFFF; re-keyed at 90 %
      * of it. Default 86400. */
@@ -421,7 +426,7 @@ typedef struct perc_kmf_conference_info {
     uint16_t previous_spi;
     uint64_t previous_wipe_at_ns;
     uint64_t rekeys;
-    uint8_t ekt_cipher;
+    uint8_t ekt_cipher;             /* its members' (0 while it has none) */
 } perc_kmf_conference_info;
 
 /* Errors: PERC_ERR_NOT_FOUND, PERC_ERR_INVALID_ARG. */

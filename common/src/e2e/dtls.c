@@ -158,7 +158,8 @@ static bool config_ok(const perc_dtls_config *c)
             if (c->ekt_ciphers[j] == c->ekt_ciphers[i])
                 return false;
     }
-    if ((c->choose_tls_id || c->required_profile) && c->role != PERC_DTLS_SERVER)
+    if ((c->choose_tls_id || c->required_profile || c->required_ekt_cipher) &&
+        c->role != PERC_DTLS_SERVER)
         return false;
     if ((c->tls_id_len && !tls_id_len_ok(c->tls_id_len)) ||
         (c->expected_peer_tls_id_len && !tls_id_len_ok(c->expected_peer_tls_id_len)))

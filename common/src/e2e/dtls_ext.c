@@ -326,6 +326,18 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
     if (set_profiles(s, order, n))
         return refuse(d, al, SSL_AD_INTERNAL_ERROR, PERC_DTLS_REASON_INTERNAL, "use_srtp list",
                       SSL_CLIENT_HELLO_ERROR);
+    /* OpenSSL takes order[0]: the EKT cipher may depend on it. Narrowing
+     * this connection's copy of the config before ekt_parse runs. */
+    uint8_t cipher = d->cfg.required_ekt_cipher
+                         ? d->cfg.required_ekt_cipher(d->cfg.required_ekt_cipher_user, order[0])
+                         : 0;
+    if (cipher) {
+        bool supported = false;
+        for (size_t i = 0; i < d->cfg.n_ekt_ciphers; i++)
+            supported = supported || d->cfg.ekt_ciphers[i] == cipher;
+        d->cfg.ekt_ciphers[0] = cipher;
+        d->cfg.n_ekt_ciphers = supported ? 1 : 0;
+    }
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 

@@ -168,13 +168,6 @@ int perc_kmf_new(const perc_kmf_config *cfg, perc_kmf **out)
     k->next_conn_id = 1;
     tunnel_assoc_init(&k->assoc_ids, false);
     perc_dtls_ctx_fingerprint(cfg->dtls_ctx, k->fingerprint);
-    if (cfg->ekt_cipher == PERC_EKT_CIPHER_AESKW_128) {
-        for (size_t i = 0; i < cfg->n_profiles; i++)
-            if (cfg->profiles[i] == PERC_PROFILE_DOUBLE_AES_256_GCM)
-                kmf_log(k, PERC_KMF_LOG_WARNING,
-                        "profile 0x000A is accepted with the EKT cipher aeskw_128, which is weaker "
-                        "than its SRTP cipher (RFC 8870 section 6)");
-    }
     *out = k;
     return PERC_OK;
 }
@@ -411,7 +404,7 @@ int perc_kmf_conference_info_get(const perc_kmf *k, const char *conference_id,
     out->previous_spi = c->prev.valid ? c->prev.spi : 0;
     out->previous_wipe_at_ns = c->prev.valid ? c->prev_wipe_at : 0;
     out->rekeys = c->rekeys;
-    out->ekt_cipher = k->cfg.ekt_cipher;
+    out->ekt_cipher = kmf_conf_members(k, c) > 0 ? c->ekt_cipher : 0;
     return PERC_OK;
 }
 

@@ -106,7 +106,15 @@ static uint16_t required_profile(void *user, const uint8_t *peer, size_t peer_le
     kmf_assoc *a = user;
     kmf_part *p = peer_len ? kmf_part_find_tls_id(a->k, peer, peer_len) : NULL;
     a->required_profile = p ? kmf_conf_profile(a->k, p->conf) : 0;
+    a->hello_conf_cipher = a->required_profile ? p->conf->ekt_cipher : 0;
     return a->required_profile;
+}
+
+/* Right after: the EKT cipher, its conference's or by the profile chosen. */
+static uint8_t required_ekt_cipher(void *user, uint16_t profile)
+{
+    kmf_assoc *a = user;
+    return a->hello_conf_cipher ? a->hello_conf_cipher : kmf_ekt_cipher_for_profile(a->k, profile);
 }
 
 /* Inside OpenSSL, once the client's certificate arrived: RFC 9185 §5.4
@@ -207,13 +215,6 @@ static void on_connected(void *user, perc_dtls *d, uint16_t profile, uint8_t cip
         kmf_assoc_end(a, false, "%s", why);
         return;
     }
-    /* All members of a conference use one EKT cipher: an endpoint that did
-     * not offer ours negotiated none, and could not take an EKTKey. */
-    if (cipher != k->cfg.ekt_cipher) {
-        kmf_assoc_end(a, false, "endpoint does not support the EKT cipher %s",
-                      cipher_name(k->cfg.ekt_cipher));
-        return;
-    }
     /* Two first members can handshake at once, neither bound by the
      * other's profile at its ClientHello: the later one is refused. */
     uint16_t conf_profile = kmf_conf_profile(k, p->conf);
@@ -222,6 +223,15 @@ static void on_connected(void *user, perc_dtls *d, uint16_t profile, uint8_t cip
                       "negotiated SRTP profile 0x%04X, but conference '%s' uses 0x%04X (a "
                       "concurrent first join); the endpoint may join again",
                       (unsigned)profile, p->conf->id, (unsigned)conf_profile);
+        return;
+    }
+    /* All members of a conference use one EKT cipher: an endpoint that did
+     * not offer its conference's negotiated none, and could not take the
+     * EKTKey. */
+    uint8_t want_cipher = kmf_conf_ekt_cipher(k, p->conf, profile);
+    if (cipher != want_cipher) {
+        kmf_assoc_end(a, false, "endpoint does not support the EKT cipher %s",
+                      cipher_name(want_cipher));
         return;
     }
     if (!a->tunnel || perc_tunnel_kd_get_state(a->tunnel->kd) != PERC_TUNNEL_KD_OPEN) {
@@ -238,6 +248,7 @@ static void on_connected(void *user, perc_dtls *d, uint16_t profile, uint8_t cip
     p->admitted = true;
     kmf_conf *c = p->conf;
     c->profile = profile;
+    c->ekt_cipher = cipher;
     if (k->cfg.rekey_on_join && c->cur.valid && kmf_conf_members(k, c) > 1) {
         /* A new set for everyone, the newcomer included: it cannot decrypt
          * what was sent before it came (RFC 8871 §4.5.2). */
@@ -347,12 +358,18 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
     perc_dtls_config_init(&cfg, PERC_DTLS_SERVER);
     memcpy(cfg.srtp_profiles, profiles, n * sizeof profiles[0]);
     cfg.n_srtp_profiles = n;
-    cfg.ekt_ciphers[0] = k->cfg.ekt_cipher; /* the only one: see kmf.h */
+    /* Narrowed to the one the conference needs at the ClientHello
+     * (required_ekt_cipher; see kmf.h). */
+    cfg.ekt_ciphers[0] = k->cfg.ekt_cipher;
     cfg.n_ekt_ciphers = 1;
+    if (k->cfg.ekt_cipher != PERC_EKT_CIPHER_AESKW_256)
+        cfg.ekt_ciphers[cfg.n_ekt_ciphers++] = PERC_EKT_CIPHER_AESKW_256;
     cfg.choose_tls_id = choose_tls_id;
     cfg.choose_tls_id_user = a;
     cfg.required_profile = required_profile;
     cfg.required_profile_user = a;
+    cfg.required_ekt_cipher = required_ekt_cipher;
+    cfg.required_ekt_cipher_user = a;
     cfg.mtu = k->cfg.dtls_mtu;
     cfg.handshake_rtx_initial_ms = k->cfg.dtls_handshake_rtx_initial_ms;
     cfg.ekt_rtx_initial_ns = k->cfg.ekt_rtx_initial_ns;

@@ -120,7 +120,7 @@ static int new_set(perc_kmf *k, kmf_conf *c, kmf_set *s)
     if (c->spis_used >= SPI_SPACE)
         return PERC_ERR_KEY_EXHAUSTED;
     int rc;
-    s->key_len = perc_ekt_cipher_key_len(k->cfg.ekt_cipher);
+    s->key_len = perc_ekt_cipher_key_len(c->ekt_cipher ? c->ekt_cipher : k->cfg.ekt_cipher);
     if ((rc = kmf_random(k, s->key, s->key_len)) || (rc = kmf_random(k, s->salt, sizeof s->salt)))
         goto fail;
     if (!c->spi_started) {
@@ -191,6 +191,17 @@ size_t kmf_conf_members(const perc_kmf *k, const kmf_conf *c)
 uint16_t kmf_conf_profile(const perc_kmf *k, const kmf_conf *c)
 {
     return kmf_conf_members(k, c) > 0 ? c->profile : 0;
+}
+
+uint8_t kmf_ekt_cipher_for_profile(const perc_kmf *k, uint16_t profile)
+{
+    return profile == PERC_PROFILE_DOUBLE_AES_256_GCM ? PERC_EKT_CIPHER_AESKW_256
+                                                      : k->cfg.ekt_cipher;
+}
+
+uint8_t kmf_conf_ekt_cipher(const perc_kmf *k, const kmf_conf *c, uint16_t profile)
+{
+    return kmf_conf_members(k, c) > 0 ? c->ekt_cipher : kmf_ekt_cipher_for_profile(k, profile);
 }
 
 int kmf_conf_rekey(perc_kmf *k, kmf_conf *c, const char *why)

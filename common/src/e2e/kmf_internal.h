@@ -105,6 +105,7 @@ typedef struct kmf_conf {
     uint64_t rekey_retry_at;            /* 0 = none; after a failed re-key */
     size_t n_parts;                     /* participants referring to it */
     uint16_t profile;                   /* its members' SRTP profile: kmf_conf_profile */
+    uint8_t ekt_cipher;                 /* and EKT cipher: kmf_conf_ekt_cipher */
 } kmf_conf;
 
 typedef struct kmf_part {
@@ -147,6 +148,7 @@ struct kmf_assoc {
     char reason[PERC_KMF_MAX_REASON];
     uint16_t profile;
     uint16_t required_profile;          /* asked of the client at its ClientHello; 0 = none */
+    uint8_t hello_conf_cipher;          /* its conference's EKT cipher then; 0 = by profile */
     uint16_t spi_sent;
     bool acked;
     uint16_t spi_acked;
@@ -226,6 +228,12 @@ size_t kmf_conf_members(const perc_kmf *k, const kmf_conf *c);
 /* The SRTP profile every new member of c must use: its members' one, 0
  * while it has none (then the endpoint's preference decides). */
 uint16_t kmf_conf_profile(const perc_kmf *k, const kmf_conf *c);
+/* The EKT cipher a conference on this profile gets: the configured one,
+ * but aeskw_256 for 0x000A (RFC 8870 §6: at least as strong as SRTP). */
+uint8_t kmf_ekt_cipher_for_profile(const perc_kmf *k, uint16_t profile);
+/* The EKT cipher a new member of c on this profile must use: its members'
+ * one (they share the EKTKey), else by profile. */
+uint8_t kmf_conf_ekt_cipher(const perc_kmf *k, const kmf_conf *c, uint16_t profile);
 uint64_t kmf_conf_rekey_at(const perc_kmf *k, const kmf_conf *c);
 /* Timers of one conference: old set wiping, TTL re-key, re-key retry. */
 void kmf_conf_timers(perc_kmf *k, kmf_conf *c, uint64_t now);
