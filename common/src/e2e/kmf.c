@@ -404,7 +404,7 @@ int perc_kmf_conference_info_get(const perc_kmf *k, const char *conference_id,
     out->previous_spi = c->prev.valid ? c->prev.spi : 0;
     out->previous_wipe_at_ns = c->prev.valid ? c->prev_wipe_at : 0;
     out->rekeys = c->rekeys;
-    out->ekt_cipher = kmf_conf_members(k, c) > 0 ? c->ekt_cipher : 0;
+    out->ekt_cipher = c->cur.valid ? c->ekt_cipher : 0;
     return PERC_OK;
 }
 

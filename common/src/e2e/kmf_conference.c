@@ -186,11 +186,15 @@ size_t kmf_conf_members(const perc_kmf *k, const kmf_conf *c)
 
 /* One profile per conference: a receiver takes only EKT keys of its own
  * transform's length (RFC 8870 §4.3.2), so a member on 0x000A and one on
- * 0x0009 could not hear each other. Once the last member is gone the
- * next one chooses afresh. */
+ * 0x0009 could not hear each other. The current parameter set was made
+ * for the members on c->profile and c->ekt_cipher, and lives exactly as
+ * long as there are members (made for the first, retired when the last
+ * is gone), so it tells in O(1) whether they bind a newcomer; once it is
+ * retired the next member chooses afresh. */
 uint16_t kmf_conf_profile(const perc_kmf *k, const kmf_conf *c)
 {
-    return kmf_conf_members(k, c) > 0 ? c->profile : 0;
+    (void)k;
+    return c->cur.valid ? c->profile : 0;
 }
 
 uint8_t kmf_ekt_cipher_for_profile(const perc_kmf *k, uint16_t profile)
@@ -201,7 +205,7 @@ uint8_t kmf_ekt_cipher_for_profile(const perc_kmf *k, uint16_t profile)
 
 uint8_t kmf_conf_ekt_cipher(const perc_kmf *k, const kmf_conf *c, uint16_t profile)
 {
-    return kmf_conf_members(k, c) > 0 ? c->ekt_cipher : kmf_ekt_cipher_for_profile(k, profile);
+    return c->cur.valid ? c->ekt_cipher : kmf_ekt_cipher_for_profile(k, profile);
 }
 
 int kmf_conf_rekey(perc_kmf *k, kmf_conf *c, const char *why)
