@@ -527,6 +527,7 @@ static cJSON *session_json(const ep_session *s)
     cJSON_AddNumberToObject(t, "rtcp_sent", (double)ps.rtcp_sent);
     cJSON_AddNumberToObject(t, "rtcp_rejected", (double)ps.rtcp_rejected);
     cJSON_AddNumberToObject(t, "frames_dropped", (double)ps.frames_dropped);
+    cJSON_AddNumberToObject(t, "after_close", (double)ps.after_close);
     cJSON_AddNumberToObject(t, "ice_send_failures", (double)s->stats.ice_send_failures);
     cJSON *rej = cJSON_AddObjectToObject(t, "rejected");
     for (size_t k = 0; k < PERC_PARTICIPANT_REJECT_COUNT; k++)

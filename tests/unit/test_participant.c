@@ -310,6 +310,59 @@ static void test_close_sends_bye(void **state)
     psim_free(&s);
 }
 
+/* The last media datagram the MD core forwarded to endpoint 0. */
+static uint8_t g_held[PERC_PARTICIPANT_MAX_DATAGRAM];
+static size_t g_held_len;
+static bool hold_rtp_to_0(psim *s, int to, uint8_t *buf, size_t *len, size_t cap)
+{
+    (void)s;
+    (void)cap;
+    if (to == 0 && perc_demux_classify(buf, *len) == PERC_DEMUX_RTP && *len <= sizeof g_held) {
+        memcpy(g_held, buf, *len);
+        g_held_len = *len;
+    }
+    return true;
+}
+
+/* Media still in flight when our association ended meets wiped keys: it is
+ * refused (PERC_ERR_STATE) and counted as after_close, never as a rejection
+ * of its sender, who did nothing wrong. */
+static void test_media_after_close_is_not_the_senders_fault(void **state)
+{
+    (void)state;
+    static psim s;
+    setup_two(&s, 16, NULL);
+    s.hook = hold_rtp_to_0;
+    g_held_len = 0;
+    s.ep[1].sending = true;
+    psim_run(&s, s.now + 200 * PS_MS);
+    assert_true(g_held_len > 0);
+    perc_participant_remote_stats before = psim_rstats(&s, 0, 1);
+    assert_true(before.verified > 0);
+
+    /* The held packet is a replay while keyed: counted against bob. */
+    assert_int_equal(perc_participant_recv(s.ep[0].p, g_held, g_held_len, s.now), PERC_ERR_REPLAY);
+    perc_participant_remote_stats rs = psim_rstats(&s, 0, 1);
+    assert_int_equal(rs.rejected[PERC_PARTICIPANT_REJECT_REPLAY],
+                     before.rejected[PERC_PARTICIPANT_REJECT_REPLAY] + 1);
+
+    assert_int_equal(perc_participant_close(s.ep[0].p, s.now), PERC_OK);
+    perc_participant_stats st;
+    perc_participant_get_stats(s.ep[0].p, &st);
+    uint64_t rtp_in = st.rtp_in;
+    assert_int_equal(st.after_close, 0);
+    assert_int_equal(perc_participant_recv(s.ep[0].p, g_held, g_held_len, s.now), PERC_ERR_STATE);
+    perc_participant_get_stats(s.ep[0].p, &st);
+    assert_int_equal(st.after_close, 1);
+    assert_int_equal(st.rtp_in, rtp_in + 1);
+    assert_int_equal(st.rejected[PERC_PARTICIPANT_REJECT_NO_KEY], 0);
+    perc_participant_remote_stats after = psim_rstats(&s, 0, 1);
+    assert_int_equal(after.received, rs.received);
+    assert_memory_equal(after.rejected, rs.rejected, sizeof rs.rejected);
+    s.hook = NULL;
+    psim_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_operator_rekey),
         cmocka_unit_test(test_wrong_kmf_fingerprint),
         cmocka_unit_test(test_close_sends_bye),
+        cmocka_unit_test(test_media_after_close_is_not_the_senders_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

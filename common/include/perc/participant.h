@@ -214,8 +214,9 @@ perc_participant_state perc_participant_get_state(const perc_participant *p);
  * PERC_ERR_NO_KEY, PERC_ERR_REPLAY, ...) after counting it: the caller
  * just goes on. PERC_ERR_UNSUPPORTED: not DTLS, RTP or RTCP (not
  * counted as media). PERC_ERR_INVALID_ARG: NULL, empty or over
- * PERC_PARTICIPANT_MAX_DATAGRAM. PERC_ERR_STATE: DTLS while the
- * association is over. */
+ * PERC_PARTICIPANT_MAX_DATAGRAM. PERC_ERR_STATE: anything once the
+ * association is over (media is then counted in stats.after_close, not as
+ * a rejection of its sender: our keys are gone, not its). */
 PERC_MUST_CHECK int perc_participant_recv(perc_participant *p, const uint8_t *data, size_t len,
                                           uint64_t now);
 
@@ -399,6 +400,8 @@ typedef struct perc_participant_stats {
     uint64_t events_dropped;    /* event queue full */
     uint64_t tx_dropped;        /* RTCP not queued: send queue full */
     uint64_t remotes_untracked; /* packets of SSRCs beyond max_remote_ssrcs */
+    uint64_t after_close;       /* RTP/RTCP that arrived after the association ended (keys gone):
+                                 * not held against its sender */
 } perc_participant_stats;
 
 void perc_participant_get_stats(const perc_participant *p, perc_participant_stats *out);

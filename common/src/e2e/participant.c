@@ -250,7 +250,8 @@ int perc_participant_recv(perc_participant *p, const uint8_t *data, size_t len, 
     p->stats.datagrams_in++;
     /* RFC 7983 §7: the first octet tells DTLS from RTP/RTCP; RFC 5761 §4
      * tells RTCP from RTP by the second. */
-    switch (perc_demux_classify(data, len)) {
+    perc_demux_class kind = perc_demux_classify(data, len);
+    switch (kind) {
     case PERC_DEMUX_DTLS:
         p->stats.dtls_in++;
         if (p->state == PERC_PARTICIPANT_IDLE || p->state == PERC_PARTICIPANT_FAILED ||
@@ -259,14 +260,22 @@ int perc_participant_recv(perc_participant *p, const uint8_t *data, size_t len, 
         return perc_dtls_recv(p->dtls, data, len, now);
     case PERC_DEMUX_RTP:
         p->stats.rtp_in++;
-        return pp_rtp_in(p, data, len);
+        break;
     case PERC_DEMUX_RTCP:
         p->stats.rtcp_in++;
-        return pp_rtcp_in(p, data, len);
+        break;
     default:
         p->stats.other_in++;
         return PERC_ERR_UNSUPPORTED;
     }
+    /* Media still in flight when our association ended (we closed or the
+     * KMF did) meets wiped keys. It says nothing about its sender, so it
+     * is not counted as that sender's rejection. */
+    if (p->state == PERC_PARTICIPANT_CLOSED || p->state == PERC_PARTICIPANT_FAILED) {
+        p->stats.after_close++;
+        return PERC_ERR_STATE;
+    }
+    return kind == PERC_DEMUX_RTCP ? pp_rtcp_in(p, data, len) : pp_rtp_in(p, data, len);
 }
 
 int perc_participant_pop_datagram(perc_participant *p, uint8_t *buf, size_t cap, size_t *len)
