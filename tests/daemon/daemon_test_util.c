@@ -177,6 +177,40 @@ char *dt_write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
     return path;
 }
 
+void dt_stack_pki_make(const char *dir, dt_stack_pki *out)
+{
+    memset(out, 0, sizeof *out);
+    dt_ident ca = dt_make_ca("perc test CA");
+    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
+    dt_ident mdd = dt_make_leaf("mdd", &ca, "mdd.test");
+    out->ca_pem = dt_write_pem(dir, "ca.pem", ca.cert, NULL);
+    out->kmf_pem = dt_write_pem(dir, "kmf.pem", kmf.cert, NULL);
+    out->kmf_key = dt_write_pem(dir, "kmf.key", NULL, kmf.key);
+    out->mdd_pem = dt_write_pem(dir, "mdd.pem", mdd.cert, NULL);
+    out->mdd_key = dt_write_pem(dir, "mdd.key", NULL, mdd.key);
+    /* The certificates are kept; only the keys and the CA go. */
+    out->kmf_cert = kmf.cert;
+    out->mdd_cert = mdd.cert;
+    kmf.cert = NULL;
+    mdd.cert = NULL;
+    dt_ident_free(&ca);
+    dt_ident_free(&kmf);
+    dt_ident_free(&mdd);
+}
+
+void dt_stack_pki_free(dt_stack_pki *pki)
+{
+    char **paths[] = {&pki->ca_pem, &pki->kmf_pem, &pki->kmf_key, &pki->mdd_pem, &pki->mdd_key};
+    for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+        g_free(*paths[i]);
+        *paths[i] = NULL;
+    }
+    X509_free(pki->kmf_cert);
+    X509_free(pki->mdd_cert);
+    pki->kmf_cert = NULL;
+    pki->mdd_cert = NULL;
+}
+
 uint16_t dt_free_tcp_port(void)
 {
     GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,

@@ -43,6 +43,19 @@ void dt_tmpdir_free(char *dir);
  * path (g_free). */
 char *dt_write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key);
 
+/* The PKI of a test stack, written to dir: a CA (ca.pem), the KMF's
+ * certificate and key (kmf.pem, kmf.key; DNS kmf.test) and the Media
+ * Distributor's (mdd.pem, mdd.key; DNS mdd.test), all issued by the CA.
+ * The two leaf certificates stay loaded, for their fingerprints.
+ * dt_stack_pki_free frees the memory; dt_tmpdir_free removes the files. */
+typedef struct dt_stack_pki {
+    char *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key;
+    X509 *kmf_cert, *mdd_cert;
+} dt_stack_pki;
+
+void dt_stack_pki_make(const char *dir, dt_stack_pki *out);
+void dt_stack_pki_free(dt_stack_pki *pki);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 uint16_t dt_free_tcp_port(void);
 

@@ -40,6 +40,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "daemon_test_proc.h"
 #include "daemon_test_util.h"
 #include "perc/dtls.h"
 #include "perc/sdp.h"
@@ -52,10 +53,12 @@
 #define WAIT_MS 20000
 
 static const char *g_bin[4]; /* signaling, kmf, mdd, endpoint */
+/* signaling, kmf, mdd of the running test (dt_proc_kill_all reaps them) */
 static pid_t g_pids[3] = {-1, -1, -1};
 
 typedef struct world {
-    char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key, *roster;
+    char *dir, *roster;
+    dt_stack_pki pki;
     char *ident_dir, *ident_cert, *ident_key;
     char ident_fp[PERC_DTLS_FINGERPRINT_TEXT_LEN];
     char *log[3];
@@ -65,28 +68,6 @@ typedef struct world {
 } world;
 
 static world W;
-
-static void kill_all(void)
-{
-    for (int i = 0; i < 3; i++)
-        if (g_pids[i] > 0) {
-            kill(g_pids[i], SIGKILL);
-            waitpid(g_pids[i], NULL, 0);
-            g_pids[i] = -1;
-        }
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    for (int i = 0; i < 3; i++)
-        if (g_pids[i] > 0)
-            kill(g_pids[i], SIGKILL);
-    static const char msg[] = "test_endpoint_process: global timeout\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(1);
-}
 
 static void dump_logs(void)
 {
@@ -103,30 +84,9 @@ static void dump_logs(void)
     }
 }
 
-static pid_t spawn(const char *const *args, const char *log, const char *env_name,
-                   const char *env_value)
+static bool file_has(const char *path, const char *needle)
 {
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        dup2(fd, 1);
-        if (env_name)
-            setenv(env_name, env_value, 1);
-        execv(args[0], (char *const *)(uintptr_t)args);
-        _exit(127);
-    }
-    close(fd);
-    return pid;
-}
-
-static bool log_has(int i, const char *needle)
-{
-    char *text = NULL;
-    if (!g_file_get_contents(W.log[i], &text, NULL, NULL))
-        return false;
+    char *text = dt_read_file(path);
     bool r = strstr(text, needle) != NULL;
     g_free(text);
     return r;
@@ -135,7 +95,7 @@ static bool log_has(int i, const char *needle)
 static void wait_log(int i, const char *needle)
 {
     for (int waited = 0; waited < WAIT_MS; waited += 20) {
-        if (log_has(i, needle))
+        if (file_has(W.log[i], needle))
             return;
         g_usleep(20000);
     }
@@ -158,20 +118,10 @@ static int setup(void **state)
     (void)state;
     memset(&W, 0, sizeof W);
     W.dir = dt_tmpdir_new();
-    dt_ident ca = dt_make_ca("perc test CA");
-    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
-    dt_ident mdd = dt_make_leaf("mdd", &ca, "mdd.test");
-    W.ca_pem = dt_write_pem(W.dir, "ca.pem", ca.cert, NULL);
-    W.kmf_pem = dt_write_pem(W.dir, "kmf.pem", kmf.cert, NULL);
-    W.kmf_key = dt_write_pem(W.dir, "kmf.key", NULL, kmf.key);
-    W.mdd_pem = dt_write_pem(W.dir, "mdd.pem", mdd.cert, NULL);
-    W.mdd_key = dt_write_pem(W.dir, "mdd.key", NULL, mdd.key);
+    dt_stack_pki_make(W.dir, &W.pki);
     /* The KMF's certificate is ECDSA: it is also its DTLS identity. */
-    cert_fp(kmf.cert, W.kmf_fp);
-    cert_fp(mdd.cert, W.mdd_fp);
-    dt_ident_free(&ca);
-    dt_ident_free(&kmf);
-    dt_ident_free(&mdd);
+    cert_fp(W.pki.kmf_cert, W.kmf_fp);
+    cert_fp(W.pki.mdd_cert, W.mdd_fp);
     /* A persistent endpoint identity (what 'perc-tool identity new' makes)
      * that only conf3's roster admits, by fingerprint. */
     W.ident_dir = g_build_filename(W.dir, "ident", NULL);
@@ -203,16 +153,18 @@ static int setup(void **state)
     g_snprintf(W.url, sizeof W.url, "ws://127.0.0.1:%u/", sig_port);
     const char *sig_args[] = {g_bin[0], "--listen", sig_listen, "--conference", "conf1,conf2,conf3",
                               "--log-level", "debug", NULL};
-    g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
-    const char *kmf_args[] = {g_bin[1], "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
-                              W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", W.url,
+    g_pids[0] = dt_proc_spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
+    const char *kmf_args[] = {g_bin[1], "--listen", kmf_listen, "--cert", W.pki.kmf_pem, "--key",
+                              W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--signaling", W.url,
                               "--roster", W.roster, "--log-level", "debug", NULL};
-    g_pids[1] = spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    g_pids[1] = dt_proc_spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
     const char *mdd_args[] = {g_bin[2], "--signaling", W.url, "--kmf", kmf_listen, "--cert",
-                              W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem, "--kmf-name",
+                              W.pki.mdd_pem, "--key", W.pki.mdd_key, "--kmf-ca", W.pki.ca_pem, "--kmf-name",
                               "kmf.test", "--media-address", "127.0.0.1", "--log-level", "debug",
                               NULL};
-    g_pids[2] = spawn(mdd_args, W.log[2], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+    g_pids[2] = dt_proc_spawn(mdd_args, W.log[2], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+    for (int i = 0; i < 3; i++)
+        assert_true(g_pids[i] > 0);
     wait_log(2, "tunnel: connected to the KMF");
     wait_log(2, "signaling: welcome");
     wait_log(1, "signaling: welcome");
@@ -222,15 +174,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kill_all();
+    dt_proc_kill_all();
     /* dt_tmpdir_free removes files, not subdirectories. */
     if (W.ident_dir) {
         (void)g_remove(W.ident_cert);
         (void)g_remove(W.ident_key);
         (void)g_rmdir(W.ident_dir);
     }
-    char **f[] = {&W.ca_pem,  &W.kmf_pem,  &W.kmf_key,   &W.mdd_pem,   &W.mdd_key,
-                  &W.roster,  &W.ident_dir, &W.ident_cert, &W.ident_key};
+    dt_stack_pki_free(&W.pki);
+    char **f[] = {&W.roster, &W.ident_dir, &W.ident_cert, &W.ident_key};
     for (size_t i = 0; i < G_N_ELEMENTS(f); i++)
         g_free(*f[i]);
     for (int i = 0; i < 3; i++)
@@ -249,18 +201,8 @@ typedef struct run_result {
 /* Runs perc-endpoint with args (NULL-terminated) and waits for it. */
 static run_result run_endpoint(const char *const *args)
 {
-    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(a, g_strdup(g_bin[3]));
-    for (size_t i = 0; args[i]; i++)
-        g_ptr_array_add(a, g_strdup(args[i]));
-    g_ptr_array_add(a, NULL);
     run_result r = {-1, NULL, NULL};
-    int status = -1;
-    GError *err = NULL;
-    assert_true(g_spawn_sync(NULL, (char **)a->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
-                             &r.err, &status, &err));
-    g_ptr_array_free(a, TRUE);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.code = dt_proc_run(g_bin[3], args, false, &r.out, &r.err);
     return r;
 }
 
@@ -835,23 +777,6 @@ static void read_recording(const char *path, double *seconds, double *rms)
     g_free(text);
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-    char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return false;
-    bool r = strstr(text, needle) != NULL;
-    g_free(text);
-    return r;
-}
-
-static int wait_child(pid_t pid)
-{
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static const cJSON *remote_named(const cJSON *participant, const char *identity)
 {
     const cJSON *x;
@@ -893,7 +818,8 @@ static void test_opus_audio(void **state)
         const char *args[] = {g_bin[3], "--signaling", W.url, "--conference", "conf1", "--name",
                               names[i], "--duration", "8", "--media-address", "127.0.0.1",
                               "--record", rec[i], "--stats", st[i], "--log-level", "info", NULL};
-        pids[i] = spawn(args, log[i], NULL, NULL);
+        pids[i] = dt_proc_spawn(args, log[i], NULL, NULL);
+        assert_true(pids[i] > 0);
     }
     for (int waited = 0; waited < WAIT_MS; waited += 20) {
         if (file_has(log[0], "sending audio") && file_has(log[1], "sending audio"))
@@ -903,10 +829,11 @@ static void test_opus_audio(void **state)
     const char *targs[] = {g_bin[3], "--signaling", W.url, "--conference", "conf1", "--name",
                            "talker", "--duration", "4", "--media-address", "127.0.0.1",
                            "--audio-in", wav, "--stats", st[2], "--log-level", "info", NULL};
-    pids[2] = spawn(targs, log[2], NULL, NULL);
+    pids[2] = dt_proc_spawn(targs, log[2], NULL, NULL);
+    assert_true(pids[2] > 0);
     int codes[3];
     for (int i = 2; i >= 0; i--)
-        codes[i] = wait_child(pids[i]);
+        codes[i] = dt_proc_wait(pids[i]);
     bool ok = true;
     for (int i = 0; i < 3; i++)
         ok &= codes[i] == 0;
@@ -1005,8 +932,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < 4; i++)
         g_bin[i] = argv[i + 1];
-    signal(SIGALRM, on_alarm);
-    alarm(110);
+    dt_proc_set_timeout(110, "test_endpoint_process");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_participants),
         cmocka_unit_test(test_refused),

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "daemon_test_proc.h"
 #include "daemon_test_util.h"
 #include "perc/dtls.h"
 #include "perc/ekt.h"
@@ -50,27 +51,7 @@
 #define WAIT_MS 15000
 
 static const char *g_kmf_bin;
-static volatile pid_t g_child = -1;
-
-static void kill_child(void)
-{
-    if (g_child > 0) {
-        kill(g_child, SIGKILL);
-        waitpid(g_child, NULL, 0);
-        g_child = -1;
-    }
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    if (g_child > 0)
-        kill(g_child, SIGKILL);
-    static const char msg[] = "test_kmf_process: global timeout\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(1);
-}
+static pid_t g_child = -1; /* the perc-kmf of the running test (dt_proc_kill_all reaps it) */
 
 /* ---- the world ---------------------------------------------------------- */
 
@@ -126,7 +107,8 @@ typedef struct world {
     guint pump_src;
     /* files */
     char *dir;
-    char *ca_pem, *kmf_pem, *kmf_key, *md_pem, *md_key, *roster, *log;
+    dt_stack_pki pki;
+    char *roster, *log;
     uint8_t kmf_fp[PERC_DTLS_FINGERPRINT_LEN];
 } world;
 
@@ -522,35 +504,18 @@ static void spawn_kmf(uint16_t tunnel_port, uint16_t sig_port)
     char listen[32], url[64];
     g_snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)tunnel_port);
     g_snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)sig_port);
-    char **argv = g_new0(char *, 20);
-    const char *args[] = {g_kmf_bin, "--listen", listen, "--cert", W.kmf_pem, "--key",
-                          W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", url,
-                          "--name", "kmf-test", "--roster", W.roster, "--log-level", "debug"};
-    for (size_t i = 0; i < G_N_ELEMENTS(args); i++)
-        argv[i] = g_strdup(args[i]);
-    int fd = open(W.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        dup2(fd, 1);
-        setenv("PERC_KMF_SIGNALING_TOKEN", TOKEN, 1); /* the env-var path */
-        execv(g_kmf_bin, argv);
-        _exit(127);
-    }
-    g_strfreev(argv);
-    close(fd);
-    g_child = pid;
+    const char *args[] = {g_kmf_bin, "--listen", listen, "--cert", W.pki.kmf_pem, "--key",
+                          W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--signaling", url,
+                          "--name", "kmf-test", "--roster", W.roster, "--log-level", "debug",
+                          NULL};
+    /* The token through the environment variable path. */
+    g_child = dt_proc_spawn(args, W.log, "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    assert_true(g_child > 0);
 }
 
 static char *read_log(void)
 {
-    char *text = NULL;
-    gsize len = 0;
-    if (!g_file_get_contents(W.log, &text, &len, NULL))
-        return g_strdup("");
-    return text;
+    return dt_read_file(W.log);
 }
 
 static void dump_log_on_failure(void)
@@ -560,37 +525,20 @@ static void dump_log_on_failure(void)
     g_free(t);
 }
 
-/* Whether the first min(len, 8) octets of a secret appear in text as hex
- * (lower, upper, colon-separated). */
-static bool leaks(const char *text, const uint8_t *b, size_t len)
-{
-    size_t n = len < 8 ? len : 8;
-    if (n == 0)
-        return false;
-    char lo[3 * 8 + 1], up[3 * 8 + 1], colon[3 * 8 + 1];
-    for (size_t j = 0; j < n; j++) {
-        g_snprintf(lo + 2 * j, 3, "%02x", b[j]);
-        g_snprintf(up + 2 * j, 3, "%02X", b[j]);
-        g_snprintf(colon + 3 * j, 4, "%02X:", b[j]);
-    }
-    colon[3 * n - 1] = '\0';
-    return strstr(text, lo) || strstr(text, up) || strstr(text, colon);
-}
-
 static bool text_leaks_keys(const char *text)
 {
     for (int i = 0; i < 2; i++) {
         const ep *e = &W.ep[i];
         for (int k = 0; k < e->n_ekt; k++)
-            if (leaks(text, e->ekt[k].key, e->ekt[k].key_len) ||
-                leaks(text, e->ekt[k].salt, e->ekt[k].salt_len))
+            if (dt_text_has_hex(text, e->ekt[k].key, e->ekt[k].key_len) ||
+                dt_text_has_hex(text, e->ekt[k].salt, e->ekt[k].salt_len))
                 return true;
         const perc_double_master *m[2] = {&e->keying.client_write, &e->keying.server_write};
         for (int k = 0; k < 2; k++)
-            if (leaks(text, m[k]->outer.key, m[k]->outer.key_len) ||
-                leaks(text, m[k]->inner.key, m[k]->inner.key_len) ||
-                leaks(text, m[k]->outer.salt, PERC_SRTP_SALT_LEN) ||
-                leaks(text, m[k]->inner.salt, PERC_SRTP_SALT_LEN))
+            if (dt_text_has_hex(text, m[k]->outer.key, m[k]->outer.key_len) ||
+                dt_text_has_hex(text, m[k]->inner.key, m[k]->inner.key_len) ||
+                dt_text_has_hex(text, m[k]->outer.salt, PERC_SRTP_SALT_LEN) ||
+                dt_text_has_hex(text, m[k]->inner.salt, PERC_SRTP_SALT_LEN))
                 return true;
     }
     return false;
@@ -606,18 +554,8 @@ static int setup(void **state)
     W.loop = g_main_loop_new(W.ctx, FALSE);
     W.sig_rx = g_string_new(NULL);
     W.dir = dt_tmpdir_new();
-    dt_ident ca = dt_make_ca("perc test CA");
-    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
-    dt_ident md = dt_make_leaf("mdd", &ca, "mdd.test");
-    W.ca_pem = dt_write_pem(W.dir, "ca.pem", ca.cert, NULL);
-    W.kmf_pem = dt_write_pem(W.dir, "kmf.pem", kmf.cert, NULL);
-    W.kmf_key = dt_write_pem(W.dir, "kmf.key", NULL, kmf.key);
-    W.md_pem = dt_write_pem(W.dir, "md.pem", md.cert, NULL);
-    W.md_key = dt_write_pem(W.dir, "md.key", NULL, md.key);
-    assert_int_equal(perc_dtls_cert_fingerprint(kmf.cert, W.kmf_fp), PERC_OK);
-    dt_ident_free(&ca);
-    dt_ident_free(&kmf);
-    dt_ident_free(&md);
+    dt_stack_pki_make(W.dir, &W.pki);
+    assert_int_equal(perc_dtls_cert_fingerprint(W.pki.kmf_cert, W.kmf_fp), PERC_OK);
     W.log = g_build_filename(W.dir, "kmf.log", NULL);
 
     static const char *names[N_EP] = {"alice", "bob", "carol"};
@@ -648,7 +586,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kill_child();
+    dt_proc_kill_all();
     if (W.pump_src) {
         GSource *s = g_main_context_find_source_by_id(W.ctx, W.pump_src);
         if (s)
@@ -674,11 +612,7 @@ static int teardown(void **state)
     g_main_loop_unref(W.loop);
     g_main_context_unref(W.ctx);
     g_string_free(W.sig_rx, TRUE);
-    g_free(W.ca_pem);
-    g_free(W.kmf_pem);
-    g_free(W.kmf_key);
-    g_free(W.md_pem);
-    g_free(W.md_key);
+    dt_stack_pki_free(&W.pki);
     g_free(W.roster);
     g_free(W.log);
     dt_tmpdir_free(W.dir);
@@ -724,9 +658,9 @@ static void test_kmf_process(void **state)
     perc_tls_file_config tc;
     memset(&tc, 0, sizeof tc);
     tc.role = PERC_TLS_CLIENT;
-    tc.cert_file = W.md_pem;
-    tc.key_file = W.md_key;
-    tc.ca_file = W.ca_pem;
+    tc.cert_file = W.pki.mdd_pem;
+    tc.key_file = W.pki.mdd_key;
+    tc.ca_file = W.pki.ca_pem;
     assert_int_equal(perc_tls_ctx_new_from_files(&tc, &W.md_tls), PERC_OK);
     perc_hostport to;
     char tp[32];
@@ -865,45 +799,23 @@ static void test_kmf_process(void **state)
     assert_true(mentions_drop);
 
     /* 7. SIGTERM: clean exit */
-    pid_t pid = g_child;
-    assert_int_equal(kill(pid, SIGTERM), 0);
-    int status = 0;
-    pid_t r = 0;
-    for (int i = 0; i < 1000 && r == 0; i++) {
+    assert_int_equal(kill(g_child, SIGTERM), 0);
+    int code = -2; /* still running; the loop serves the KMF's signaling meanwhile */
+    for (int i = 0; i < 1000 && code == -2; i++) {
         dt_spin(W.ctx, 10);
-        r = waitpid(pid, &status, WNOHANG);
+        code = dt_proc_wait_for(g_child, 0);
     }
-    if (r == pid)
-        g_child = -1;
-    else
+    if (code != 0)
         dump_log_on_failure();
-    assert_int_equal(r, pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(code, 0);
 }
 
 /* ---- the command line ------------------------------------------------------ */
 
+/* A clean environment: no PERC_KMF_* from the caller. */
 static int run_kmf(const char *const *args, char **out, char **errout)
 {
-    int n = 0;
-    while (args[n])
-        n++;
-    char **argv = g_new0(char *, (gsize)n + 2);
-    argv[0] = g_strdup(g_kmf_bin);
-    for (int i = 0; i < n; i++)
-        argv[i + 1] = g_strdup(args[i]);
-    int status = -1;
-    GError *err = NULL;
-    /* A clean environment: no PERC_KMF_* from the caller. */
-    char **envp = g_new0(char *, 2);
-    envp[0] = g_strdup("PATH=/usr/bin:/bin");
-    gboolean ok = g_spawn_sync(NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL, out, errout,
-                               &status, &err);
-    g_strfreev(argv);
-    g_strfreev(envp);
-    assert_true(ok);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return dt_proc_run(g_kmf_bin, args, true, out, errout);
 }
 
 static void test_kmf_cli(void **state)
@@ -935,27 +847,27 @@ static void test_kmf_cli(void **state)
         const char *needle;
     } bad[] = {
         {{"--bogus", NULL}, "--bogus"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--roster", W.roster, NULL}, "--tunnel-ca"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, NULL}, "--roster"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--roster", W.roster, NULL}, "--tunnel-ca"},
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, NULL}, "--roster"},
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           "--roster", W.roster, NULL},
          "--open"},
-        {{"--cert", "/nonexistent.pem", "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", "/nonexistent.pem", "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           NULL},
          "--cert"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-peer-fingerprint", "zz", "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-peer-fingerprint", "zz", "--open",
           NULL},
          "--tunnel-peer-fingerprint"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           "--listen", "nope", NULL},
          "--listen"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           "--signaling", "ws://127.0.0.1:1/", NULL},
          "--signaling-token"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           "--ekt-ttl", "0", NULL},
          "--ekt-ttl"},
-        {{"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem, "--open",
+        {{"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--open",
           "--ekt-cipher", "rot13", NULL},
          "--ekt-cipher"},
     };
@@ -972,7 +884,7 @@ static void test_kmf_cli(void **state)
     assert_true(g_file_set_contents(
         badroster, "{\"conferences\": {\"c\": {\"allow\": [{\"fingerprint\": \"xx\"}]}}}", -1,
         NULL));
-    const char *br[] = {"--cert", W.kmf_pem, "--key", W.kmf_key, "--tunnel-ca", W.ca_pem,
+    const char *br[] = {"--cert", W.pki.kmf_pem, "--key", W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem,
                         "--roster", badroster, "--listen", "127.0.0.1:0", NULL};
     int rc = run_kmf(br, &out, &errout);
     if (rc == 0 || !strstr(errout, "--roster"))
@@ -989,8 +901,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_kmf_bin = argv[1];
-    signal(SIGALRM, on_alarm);
-    alarm(100);
+    dt_proc_set_timeout(100, "test_kmf_process");
     if (g_getenv("PERC_TEST_DEBUG"))
         perc_log_set_level(PERC_LOG_DEBUG);
     const struct CMUnitTest tests[] = {
@@ -998,6 +909,6 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_kmf_process, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    kill_child();
+    dt_proc_kill_all();
     return rc;
 }

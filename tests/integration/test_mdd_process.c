@@ -37,6 +37,7 @@
 #include <gio/gio.h>
 #include <openssl/rand.h>
 
+#include "daemon_test_proc.h"
 #include "daemon_test_util.h"
 #include "perc/demux.h"
 #include "perc/double_endpoint.h"
@@ -56,29 +57,8 @@
 #define N_SEND 50
 
 static const char *g_sig_bin, *g_kmf_bin, *g_mdd_bin;
+/* signaling, kmf, mdd-1, mdd-2 of the running test (dt_proc_kill_all reaps them) */
 static pid_t g_pids[4] = {-1, -1, -1, -1};
-
-static void kill_all(void)
-{
-    for (int i = 0; i < 4; i++)
-        if (g_pids[i] > 0) {
-            kill(g_pids[i], SIGKILL);
-            waitpid(g_pids[i], NULL, 0);
-            g_pids[i] = -1;
-        }
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    for (int i = 0; i < 4; i++)
-        if (g_pids[i] > 0)
-            kill(g_pids[i], SIGKILL);
-    static const char msg[] = "test_mdd_process: global timeout\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(1);
-}
 
 /* ---- an endpoint ------------------------------------------------------------ */
 
@@ -114,7 +94,8 @@ typedef struct world {
     GMainLoop *loop;
     perc_ws_context *ws;
     uint16_t sig_port, kmf_port, metrics_port;
-    char *dir, *ca_pem, *kmf_pem, *kmf_key, *mdd_pem, *mdd_key;
+    char *dir;
+    dt_stack_pki pki;
     char *log[4];               /* signaling, kmf, mdd-1, mdd-2 */
     ep alice, bob;
     uint8_t alice_inner_key[16], alice_inner_salt[12];
@@ -126,10 +107,7 @@ static uint8_t g_buf[4096];
 
 static char *read_log(int i)
 {
-    char *text = NULL;
-    if (!g_file_get_contents(W.log[i], &text, NULL, NULL))
-        return g_strdup("");
-    return text;
+    return dt_read_file(W.log[i]);
 }
 
 static void dump_logs(void)
@@ -508,27 +486,6 @@ static long long metric(const char *text, const char *sample)
 
 /* ---- processes --------------------------------------------------------------------- */
 
-static pid_t spawn(const char *const *args, const char *log, const char *env_name,
-                   const char *env_value)
-{
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    char **argv = g_strdupv((char **)(uintptr_t)args);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd, 2);
-        dup2(fd, 1);
-        if (env_name)
-            setenv(env_name, env_value, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    g_strfreev(argv);
-    close(fd);
-    return pid;
-}
-
 static gboolean p_log_has(void *needle_and_idx)
 {
     const char *const *x = needle_and_idx;
@@ -572,14 +529,16 @@ static void start_stack(bool cascade)
     g_snprintf(metrics, sizeof metrics, "127.0.0.1:%u", W.metrics_port);
     const char *sig_args[] = {g_sig_bin, "--listen", sig_listen, "--conference", CONF,
                               "--log-level", "debug", cascade ? "--cascade" : NULL, NULL};
-    g_pids[0] = spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
-    const char *kmf_args[] = {g_kmf_bin, "--listen", kmf_listen, "--cert", W.kmf_pem, "--key",
-                              W.kmf_key, "--tunnel-ca", W.ca_pem, "--signaling", url, "--open",
+    g_pids[0] = dt_proc_spawn(sig_args, W.log[0], "PERC_SIGNALING_TOKEN", TOKEN);
+    assert_true(g_pids[0] > 0);
+    const char *kmf_args[] = {g_kmf_bin, "--listen", kmf_listen, "--cert", W.pki.kmf_pem, "--key",
+                              W.pki.kmf_key, "--tunnel-ca", W.pki.ca_pem, "--signaling", url, "--open",
                               "--log-level", "debug", NULL};
-    g_pids[1] = spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    g_pids[1] = dt_proc_spawn(kmf_args, W.log[1], "PERC_KMF_SIGNALING_TOKEN", TOKEN);
+    assert_true(g_pids[1] > 0);
     for (int i = 0; i < (cascade ? 2 : 1); i++) {
         const char *args[32] = {g_mdd_bin, "--signaling", url, "--kmf", kmf_listen, "--cert",
-                                W.mdd_pem, "--key", W.mdd_key, "--kmf-ca", W.ca_pem,
+                                W.pki.mdd_pem, "--key", W.pki.mdd_key, "--kmf-ca", W.pki.ca_pem,
                                 "--kmf-name", "kmf.test", "--media-address", "127.0.0.1",
                                 "--liveness-timeout", "3", "--log-level", "debug",
                                 "--name", i ? "mdd-2" : "mdd-1"};
@@ -594,7 +553,8 @@ static void start_stack(bool cascade)
             args[n++] = "--cascade";
         }
         args[n] = NULL;
-        g_pids[2 + i] = spawn(args, W.log[2 + i], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+        g_pids[2 + i] = dt_proc_spawn(args, W.log[2 + i], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
+        assert_true(g_pids[2 + i] > 0);
         wait_log(2 + i, "tunnel: connected to the KMF");
         wait_log(2 + i, "signaling: welcome");
     }
@@ -622,24 +582,13 @@ static gboolean p_alice_ended(void *d)
 }
 
 /* Whether the first 8 octets of a secret appear in text as hex. */
-static bool leaks(const char *text, const uint8_t *b, size_t len)
-{
-    size_t n = len < 8 ? len : 8;
-    char lo[17], up[17];
-    for (size_t j = 0; j < n; j++) {
-        g_snprintf(lo + 2 * j, 3, "%02x", b[j]);
-        g_snprintf(up + 2 * j, 3, "%02X", b[j]);
-    }
-    return strstr(text, lo) || strstr(text, up);
-}
-
 static bool log_leaks(const char *text, const ep *e)
 {
     const perc_double_master *m[2] = {&e->keying.client_write, &e->keying.server_write};
     for (int k = 0; k < 2; k++)
-        if (leaks(text, m[k]->outer.key, m[k]->outer.key_len) ||
-            leaks(text, m[k]->outer.salt, PERC_SRTP_SALT_LEN) ||
-            leaks(text, m[k]->inner.key, m[k]->inner.key_len))
+        if (dt_text_has_hex(text, m[k]->outer.key, m[k]->outer.key_len) ||
+            dt_text_has_hex(text, m[k]->outer.salt, PERC_SRTP_SALT_LEN) ||
+            dt_text_has_hex(text, m[k]->inner.key, m[k]->inner.key_len))
             return true;
     return false;
 }
@@ -654,17 +603,7 @@ static int setup(void **state)
     g_main_context_push_thread_default(W.ctx);
     W.loop = g_main_loop_new(W.ctx, FALSE);
     W.dir = dt_tmpdir_new();
-    dt_ident ca = dt_make_ca("perc test CA");
-    dt_ident kmf = dt_make_leaf("kmf", &ca, "kmf.test");
-    dt_ident mdd = dt_make_leaf("mdd", &ca, "mdd.test");
-    W.ca_pem = dt_write_pem(W.dir, "ca.pem", ca.cert, NULL);
-    W.kmf_pem = dt_write_pem(W.dir, "kmf.pem", kmf.cert, NULL);
-    W.kmf_key = dt_write_pem(W.dir, "kmf.key", NULL, kmf.key);
-    W.mdd_pem = dt_write_pem(W.dir, "mdd.pem", mdd.cert, NULL);
-    W.mdd_key = dt_write_pem(W.dir, "mdd.key", NULL, mdd.key);
-    dt_ident_free(&ca);
-    dt_ident_free(&kmf);
-    dt_ident_free(&mdd);
+    dt_stack_pki_make(W.dir, &W.pki);
     static const char *names[4] = {"signaling.log", "kmf.log", "mdd.log", "mdd2.log"};
     for (int i = 0; i < 4; i++)
         W.log[i] = g_build_filename(W.dir, names[i], NULL);
@@ -687,7 +626,7 @@ static void ep_free(ep *e)
 static int teardown(void **state)
 {
     (void)state;
-    kill_all();
+    dt_proc_kill_all();
     if (W.pump_src) {
         GSource *s = g_main_context_find_source_by_id(W.ctx, W.pump_src);
         if (s)
@@ -701,10 +640,7 @@ static int teardown(void **state)
     g_main_loop_unref(W.loop);
     g_main_context_pop_thread_default(W.ctx);
     g_main_context_unref(W.ctx);
-    for (int i = 0; i < 5; i++) {
-        char **f[] = {&W.ca_pem, &W.kmf_pem, &W.kmf_key, &W.mdd_pem, &W.mdd_key};
-        g_free(*f[i]);
-    }
+    dt_stack_pki_free(&W.pki);
     for (int i = 0; i < 4; i++)
         g_free(W.log[i]);
     dt_tmpdir_free(W.dir);
@@ -864,12 +800,8 @@ static void test_mdd_process(void **state)
     g_free(log);
 
     /* SIGTERM: a clean exit. */
-    kill(g_pids[2], SIGTERM);
-    int status = 0;
-    assert_int_equal(waitpid(g_pids[2], &status, 0), g_pids[2]);
-    g_pids[2] = -1;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(kill(g_pids[2], SIGTERM), 0);
+    assert_int_equal(dt_proc_wait(g_pids[2]), 0);
 }
 
 /* Cascade (RFC 8871 §4.5.1, docs/signaling.md §6.8): two MDDs of capacity
@@ -916,18 +848,7 @@ static void test_mdd_cascade(void **state)
 
 static int run_mdd(const char *const *args, char **errout)
 {
-    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(a, g_strdup(g_mdd_bin));
-    for (size_t i = 0; args[i]; i++)
-        g_ptr_array_add(a, g_strdup(args[i]));
-    g_ptr_array_add(a, NULL);
-    char **argv = (char **)a->pdata;
-    int status = -1;
-    GError *err = NULL;
-    assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, errout, &status,
-                             &err));
-    g_ptr_array_free(a, TRUE);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return dt_proc_run(g_mdd_bin, args, false, NULL, errout);
 }
 
 static void test_mdd_cli(void **state)
@@ -938,31 +859,31 @@ static void test_mdd_cli(void **state)
     g_free(errout);
     /* No way to authenticate the KMF: refused. */
     assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
-                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
-                                              W.mdd_key, "--signaling-token", "t", NULL},
+                                              "127.0.0.1:2", "--cert", W.pki.mdd_pem, "--key",
+                                              W.pki.mdd_key, "--signaling-token", "t", NULL},
                              &errout),
                      2);
     assert_non_null(strstr(errout, "--kmf-ca or --kmf-fingerprint is required"));
     g_free(errout);
     assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
-                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
-                                              W.mdd_key, "--signaling-token", "t",
+                                              "127.0.0.1:2", "--cert", W.pki.mdd_pem, "--key",
+                                              W.pki.mdd_key, "--signaling-token", "t",
                                               "--kmf-fingerprint", "12:34", NULL},
                              &errout),
                      2);
     assert_non_null(strstr(errout, "not a SHA-256 fingerprint"));
     g_free(errout);
     assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
-                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
-                                              W.mdd_key, "--signaling-token", "t", "--kmf-ca",
-                                              W.ca_pem, "--media-ports", "9000-10", NULL},
+                                              "127.0.0.1:2", "--cert", W.pki.mdd_pem, "--key",
+                                              W.pki.mdd_key, "--signaling-token", "t", "--kmf-ca",
+                                              W.pki.ca_pem, "--media-ports", "9000-10", NULL},
                              &errout),
                      2);
     assert_non_null(strstr(errout, "--media-ports"));
     g_free(errout);
     assert_int_equal(run_mdd((const char *[]){"--signaling", "http://x/", "--kmf", "127.0.0.1:2",
-                                              "--cert", W.mdd_pem, "--key", W.mdd_key,
-                                              "--signaling-token", "t", "--kmf-ca", W.ca_pem,
+                                              "--cert", W.pki.mdd_pem, "--key", W.pki.mdd_key,
+                                              "--signaling-token", "t", "--kmf-ca", W.pki.ca_pem,
                                               NULL},
                              &errout),
                      2);
@@ -970,9 +891,9 @@ static void test_mdd_cli(void **state)
     g_free(errout);
     /* A media address that is not an IP: a clear error at start, exit 1. */
     assert_int_equal(run_mdd((const char *[]){"--signaling", "ws://127.0.0.1:1/", "--kmf",
-                                              "127.0.0.1:2", "--cert", W.mdd_pem, "--key",
-                                              W.mdd_key, "--signaling-token", "t", "--kmf-ca",
-                                              W.ca_pem, "--media-address", "nowhere", NULL},
+                                              "127.0.0.1:2", "--cert", W.pki.mdd_pem, "--key",
+                                              W.pki.mdd_key, "--signaling-token", "t", "--kmf-ca",
+                                              W.pki.ca_pem, "--media-address", "nowhere", NULL},
                              &errout),
                      1);
     assert_non_null(strstr(errout, "'nowhere' is not an IPv4 or IPv6 address"));
@@ -988,8 +909,7 @@ int main(int argc, char **argv)
     g_sig_bin = argv[1];
     g_kmf_bin = argv[2];
     g_mdd_bin = argv[3];
-    signal(SIGALRM, on_alarm);
-    alarm(200);
+    dt_proc_set_timeout(200, "test_mdd_process");
     perc_log_init("test_mdd_process", PERC_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mdd_process, setup, teardown),
