@@ -168,6 +168,7 @@ static void test_two_endpoints_admitted(void **state)
     assert_int_equal(ev->profile, PERC_PROFILE_DOUBLE_AES_128_GCM);
     assert_int_equal(s->md[0].n_kd_disconnect[0] + s->md[0].n_kd_disconnect[1], 0);
     assert_true(sim_log_has(s, "participant 'alice' admitted to conference 'conf-1'"));
+    assert_true(sim_log_has(s, "profile 0x0009, EKT cipher aeskw_128, SPI"));
 
     perc_kmf_stats st;
     perc_kmf_get_stats(s->kmf, &st);
@@ -705,6 +706,8 @@ static void test_conference_keeps_one_profile(void **state)
     assert_true(sim_ekt_same(&s->ep[b].ekt[0], &s->ep[a].ekt[s->ep[a].n_ekt - 1]));
     assert_media_keys(s, 0, b);
     assert_int_equal(s->md[0].keys[b].key_len, 32);
+    assert_true(sim_log_has(s, "participant 'bob' admitted to conference 'conf-1' "));
+    assert_true(sim_log_has(s, "profile 0x000A, EKT cipher aeskw_256, SPI"));
 
     /* offers the profile but not the conference's EKT cipher: refused
      * after the handshake, before any key */

@@ -158,10 +158,10 @@ static void admitted_event(kmf_assoc *a)
     k->stats.admitted++;
     kmf_log(k, PERC_KMF_LOG_INFO,
             "participant '%s' admitted to conference '%s' (association %s, connection %llu, "
-            "profile 0x%04X, SPI %u)",
+            "profile 0x%04X, EKT cipher %s, SPI %u)",
             p->identity, p->conf->id, a->id_text,
             (unsigned long long)(a->tunnel ? a->tunnel->conn_id : 0), (unsigned)a->profile,
-            (unsigned)a->spi_sent);
+            cipher_name(p->conf->ekt_cipher), (unsigned)a->spi_sent);
     perc_kmf_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = PERC_KMF_EV_ADMITTED;
