@@ -22,6 +22,7 @@
 #include "perc_daemon/clock.h"
 #include "perc_daemon/tls_stream.h"
 #include "perc_daemon/ws.h"
+#include "roster.h"
 
 typedef struct kmf_siglink kmf_siglink;
 
@@ -44,14 +45,6 @@ typedef struct kmfd {
 /* After every call into the core: flush tunnel output, close failed
  * tunnels, re-arm the timer. */
 void kmfd_after(kmfd *d);
-
-/* ---- roster.c ---- */
-
-/* Reads the roster file and applies it to the core; fills
- * d->roster_confs. FALSE with *error (a message naming the file and what
- * is wrong) on any problem; nothing half-applied matters because the
- * daemon then exits. */
-gboolean kmf_roster_load(kmfd *d, const char *path, GError **error);
 
 /* ---- tunnel_server.c ---- */
 

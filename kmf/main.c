@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 
     if (roster) {
         d.roster_confs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        if (!kmf_roster_load(&d, roster, &err)) {
+        if (!kmf_roster_load(d.kmf, d.roster_confs, roster, &err)) {
             perc_log_error("%s", err->message);
             goto out;
         }

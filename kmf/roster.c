@@ -16,17 +16,17 @@
 
 #include <cjson/cJSON.h>
 
-#include "kmfd.h"
+#include "roster.h"
+
 #include "perc/dtls.h"
+#include "perc/error.h"
+#include "perc_daemon/clock.h"
 #include "perc_daemon/error.h"
 #include "perc_daemon/log.h"
 
-#define ROSTER_MAX_FILE (1u << 20)
-#define ROSTER_MAX_ENTRIES 4096
+static gboolean refuse(GError **error, const char *path, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
-static gboolean fail(GError **error, const char *path, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-static gboolean fail(GError **error, const char *path, const char *fmt, ...)
+static gboolean refuse(GError **error, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -46,49 +46,50 @@ static bool parse_fp(const char *text, uint8_t out[PERC_DTLS_FINGERPRINT_LEN])
     return perc_dtls_fingerprint_parse(text, out) == PERC_OK;
 }
 
-static gboolean apply_conference(kmfd *d, const char *path, const cJSON *conf, GError **error)
+static gboolean apply_conference(perc_kmf *kmf, const char *path, const cJSON *conf,
+                                 GError **error)
 {
     const char *id = conf->string;
     if (!cJSON_IsObject(conf))
-        return fail(error, path, "conference \"%s\": not an object", id);
+        return refuse(error, path, "conference \"%s\": not an object", id);
     const cJSON *open = cJSON_GetObjectItemCaseSensitive(conf, "open");
     const cJSON *allow = cJSON_GetObjectItemCaseSensitive(conf, "allow");
     for (const cJSON *m = conf->child; m; m = m->next)
         if (strcmp(m->string, "open") != 0 && strcmp(m->string, "allow") != 0)
-            return fail(error, path, "conference \"%s\": unknown member \"%s\"", id, m->string);
+            return refuse(error, path, "conference \"%s\": unknown member \"%s\"", id, m->string);
     if (open && !cJSON_IsBool(open))
-        return fail(error, path, "conference \"%s\": \"open\" must be true or false", id);
+        return refuse(error, path, "conference \"%s\": \"open\" must be true or false", id);
     uint64_t now = perc_clock_now_ns();
     if (open && cJSON_IsTrue(open)) {
         if (allow)
-            return fail(error, path, "conference \"%s\": \"allow\" makes no sense when open",
+            return refuse(error, path, "conference \"%s\": \"allow\" makes no sense when open",
                         id);
-        int rc = perc_kmf_conference_create(d->kmf, id, now);
+        int rc = perc_kmf_conference_create(kmf, id, now);
         if (rc == PERC_OK)
-            rc = perc_kmf_set_open(d->kmf, id, now);
+            rc = perc_kmf_set_open(kmf, id, now);
         if (rc != PERC_OK)
-            return fail(error, path, "conference \"%s\": %s", id, perc_strerror(rc));
+            return refuse(error, path, "conference \"%s\": %s", id, perc_strerror(rc));
         perc_log_info("roster: conference %s is open (anyone signaling announces)", id);
         return TRUE;
     }
     if (!allow || !cJSON_IsArray(allow))
-        return fail(error, path, "conference \"%s\": needs an \"allow\" array (or \"open\": true)",
+        return refuse(error, path, "conference \"%s\": needs an \"allow\" array (or \"open\": true)",
                     id);
     int n = cJSON_GetArraySize(allow);
     if (n > ROSTER_MAX_ENTRIES)
-        return fail(error, path, "conference \"%s\": more than %d entries", id,
+        return refuse(error, path, "conference \"%s\": more than %d entries", id,
                     ROSTER_MAX_ENTRIES);
     perc_kmf_roster_entry *entries = g_new0(perc_kmf_roster_entry, n > 0 ? (gsize)n : 1u);
     int i = 0;
     gboolean ok = TRUE;
     for (const cJSON *e = allow->child; e && ok; e = e->next, i++) {
         if (!cJSON_IsObject(e)) {
-            ok = fail(error, path, "conference \"%s\": allow[%d] is not an object", id, i);
+            ok = refuse(error, path, "conference \"%s\": allow[%d] is not an object", id, i);
             break;
         }
         for (const cJSON *m = e->child; m; m = m->next)
             if (strcmp(m->string, "identity") != 0 && strcmp(m->string, "fingerprint") != 0) {
-                ok = fail(error, path, "conference \"%s\": allow[%d]: unknown member \"%s\"", id,
+                ok = refuse(error, path, "conference \"%s\": allow[%d]: unknown member \"%s\"", id,
                           i, m->string);
                 break;
             }
@@ -97,13 +98,13 @@ static gboolean apply_conference(kmfd *d, const char *path, const cJSON *conf, G
         const cJSON *ident = cJSON_GetObjectItemCaseSensitive(e, "identity");
         const cJSON *fp = cJSON_GetObjectItemCaseSensitive(e, "fingerprint");
         if (!ident && !fp) {
-            ok = fail(error, path, "conference \"%s\": allow[%d] needs identity or fingerprint",
+            ok = refuse(error, path, "conference \"%s\": allow[%d] needs identity or fingerprint",
                       id, i);
             break;
         }
         if (ident) {
             if (!cJSON_IsString(ident) || ident->valuestring[0] == '\0') {
-                ok = fail(error, path, "conference \"%s\": allow[%d].identity: not a string", id,
+                ok = refuse(error, path, "conference \"%s\": allow[%d].identity: not a string", id,
                           i);
                 break;
             }
@@ -111,7 +112,7 @@ static gboolean apply_conference(kmfd *d, const char *path, const cJSON *conf, G
         }
         if (fp) {
             if (!cJSON_IsString(fp) || !parse_fp(fp->valuestring, entries[i].fingerprint)) {
-                ok = fail(error, path,
+                ok = refuse(error, path,
                           "conference \"%s\": allow[%d].fingerprint: not a SHA-256 fingerprint "
                           "(AB:CD:... 32 pairs)",
                           id, i);
@@ -121,9 +122,9 @@ static gboolean apply_conference(kmfd *d, const char *path, const cJSON *conf, G
         }
     }
     if (ok) {
-        int rc = perc_kmf_set_roster(d->kmf, id, entries, (size_t)n, now);
+        int rc = perc_kmf_set_roster(kmf, id, entries, (size_t)n, now);
         if (rc != PERC_OK)
-            ok = fail(error, path, "conference \"%s\": %s", id, perc_strerror(rc));
+            ok = refuse(error, path, "conference \"%s\": %s", id, perc_strerror(rc));
         else
             perc_log_info("roster: conference %s allows %d entr%s", id, n, n == 1 ? "y" : "ies");
     }
@@ -131,49 +132,58 @@ static gboolean apply_conference(kmfd *d, const char *path, const cJSON *conf, G
     return ok;
 }
 
-gboolean kmf_roster_load(kmfd *d, const char *path, GError **error)
+gboolean kmf_roster_apply(perc_kmf *kmf, GHashTable *confs, const char *path, const char *text,
+                          size_t len, GError **error)
+{
+    if (len > ROSTER_MAX_FILE)
+        return refuse(error, path, "larger than %u bytes", ROSTER_MAX_FILE);
+    if (memchr(text, '\0', len))
+        return refuse(error, path, "contains a NUL byte");
+    /* text need not end in a NUL: parse exactly len octets, then allow
+     * only white space after the value. */
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root)
+        return refuse(error, path, "not JSON (near byte %ld)", end ? (long)(end - text) : -1L);
+    while (end < text + len && g_ascii_isspace(*end))
+        end++;
+    if (end != text + len) {
+        cJSON_Delete(root);
+        return refuse(error, path, "not JSON (data after the value at byte %ld)",
+                    (long)(end - text));
+    }
+    gboolean ok = TRUE;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "conferences");
+    if (!cJSON_IsObject(root) || !list || !cJSON_IsObject(list)) {
+        ok = refuse(error, path, "needs {\"conferences\": {...}}");
+    } else {
+        for (const cJSON *c = list->child; c && ok; c = c->next) {
+            if (g_hash_table_contains(confs, c->string)) {
+                ok = refuse(error, path, "conference \"%s\" given twice", c->string);
+                break;
+            }
+            ok = apply_conference(kmf, path, c, error);
+            if (ok)
+                g_hash_table_add(confs, g_strdup(c->string));
+        }
+        if (ok && g_hash_table_size(confs) == 0)
+            perc_log_warn("roster %s names no conference: nobody can join", path);
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
+gboolean kmf_roster_load(perc_kmf *kmf, GHashTable *confs, const char *path, GError **error)
 {
     char *text = NULL;
     gsize len = 0;
     GError *gerr = NULL;
     if (!g_file_get_contents(path, &text, &len, &gerr)) {
-        gboolean r = fail(error, path, "%s", gerr->message);
+        gboolean r = refuse(error, path, "%s", gerr->message);
         g_error_free(gerr);
         return r;
     }
-    if (len > ROSTER_MAX_FILE) {
-        g_free(text);
-        return fail(error, path, "larger than %u bytes", ROSTER_MAX_FILE);
-    }
-    if (strlen(text) != len) {
-        g_free(text);
-        return fail(error, path, "contains a NUL byte");
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    if (!root) {
-        long off = end ? (long)(end - text) : -1;
-        g_free(text);
-        return fail(error, path, "not JSON (near byte %ld)", off);
-    }
-    gboolean ok = TRUE;
-    const cJSON *confs = cJSON_GetObjectItemCaseSensitive(root, "conferences");
-    if (!cJSON_IsObject(root) || !confs || !cJSON_IsObject(confs)) {
-        ok = fail(error, path, "needs {\"conferences\": {...}}");
-    } else {
-        for (const cJSON *c = confs->child; c && ok; c = c->next) {
-            if (g_hash_table_contains(d->roster_confs, c->string)) {
-                ok = fail(error, path, "conference \"%s\" given twice", c->string);
-                break;
-            }
-            ok = apply_conference(d, path, c, error);
-            if (ok)
-                g_hash_table_add(d->roster_confs, g_strdup(c->string));
-        }
-        if (ok && g_hash_table_size(d->roster_confs) == 0)
-            perc_log_warn("roster %s names no conference: nobody can join", path);
-    }
-    cJSON_Delete(root);
+    gboolean ok = kmf_roster_apply(kmf, confs, path, text, len, error);
     g_free(text);
     return ok;
 }
