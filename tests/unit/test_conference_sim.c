@@ -451,6 +451,57 @@ static void test_leave_rekey(void **state)
     psim_free(&s);
 }
 
+/* Two leaves 100 ms apart: each remaining sender gets a second EKTKey
+ * inside the key-change delay of the first, keeps encrypting with the key
+ * it had (deviations item 19), and announces two new keys in turn. Its
+ * receivers must keep the key in use rather than the one announced in
+ * between, which never encrypts anything: nothing may be lost or refused
+ * (found by e2e_cascade, where two endpoints left 250 ms apart). */
+static void test_two_leaves_inside_one_delay(void **state)
+{
+    (void)state;
+    static psim s;
+    setup_three(&s, 5);
+    int d = psim_add(&s, "user3");
+    psim_join(&s, d);
+    psim_pump(&s);
+    psim_run(&s, s.now + 50 * PS_MS);
+    s.ep[d].sending = true;
+    psim_run(&s, s.now + 1 * PS_SECOND);
+    psim_reset_counts(&s);
+    const int gone[2] = {2, 3};
+    for (int g = 0; g < 2; g++) {
+        s.ep[gone[g]].cut = true;
+        s.ep[gone[g]].sending = false;
+        assert_int_equal(perc_kmf_leave(s.kmf, PS_CONF, s.ep[gone[g]].identity, NULL, 0, s.now),
+                         PERC_OK);
+        psim_pump(&s);
+        psim_run(&s, s.now + 100 * PS_MS);
+    }
+    psim_run(&s, s.now + 1 * PS_SECOND);
+    psim_send_frames(&s);
+    psim_pump(&s);
+    for (int r = 0; r < 2; r++) {
+        int f = 1 - r;
+        perc_participant_stats st;
+        perc_participant_get_stats(s.ep[r].p, &st);
+        assert_int_equal(st.ekt_keys, 3);
+        perc_participant_send_stats ss;
+        assert_int_equal(perc_participant_send_stats_get(s.ep[f].p, s.ep[f].ssrc, &ss), PERC_OK);
+        assert_int_equal(ss.keys, 3);
+        /* The first key kept encrypting until 250 ms after the second
+         * change: 350 ms of 20 ms frames. */
+        assert_true(ss.old_key_packets >= 16 && ss.old_key_packets <= 19);
+        assert_int_equal(s.ep[r].got[f], s.ep[f].sent);
+        perc_participant_remote_stats rs = psim_rstats(&s, r, f);
+        assert_int_equal(rs.lost, 0);
+        assert_true(rs.previous_key_opens >= ss.old_key_packets);
+        for (int k = 0; k < PERC_PARTICIPANT_REJECT_COUNT; k++)
+            assert_int_equal(st.rejected[k], 0);
+    }
+    psim_free(&s);
+}
+
 /* 10% loss both ways on one participant's link: DTLS and the EKTKey get
  * through by retransmission, and media verifies at 85% or better. */
 static void test_lossy_link(void **state)
@@ -505,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_setup_everyone_verifies_everyone),
         cmocka_unit_test(test_join_mid_call),
         cmocka_unit_test(test_leave_rekey),
+        cmocka_unit_test(test_two_leaves_inside_one_delay),
         cmocka_unit_test(test_lossy_link),
         cmocka_unit_test(test_dishonest_md),
     };

@@ -1,7 +1,8 @@
 /* perc_double_rx across a sender's key change (RFC 8870 §4.3.1): packets
  * under the sender's old and new inner keys arrive interleaved and all
  * verify; replays under either key are still refused; the key before the
- * previous one is gone; failures say which layer refused. */
+ * previous one is gone, unless the newest was never used while the
+ * previous one was; failures say which layer refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,6 +230,38 @@ static void test_oldest_key_dropped_and_layers(void **state)
                      PERC_ERR_INVALID_ARG);
 }
 
+/* A second change inside the sender's key-change delay: key 0 is in use,
+ * key 1 is announced and never used, key 2 is announced. The receiver
+ * keeps key 0 (it opens packets) and lets key 1 go; once key 2 opened a
+ * packet, the next change drops key 0 as usual. */
+static void test_unused_key_gives_way(void **state)
+{
+    fx *f = *state;
+    uint8_t a[256], b[256], c[256], d[256], e[256];
+    perc_double_rx_result res;
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[0], 0), PERC_OK);
+    size_t la = make(f, 0, 100, a, sizeof a);
+    assert_int_equal(rx(f, a, la, &res), PERC_OK);
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[1], 0), PERC_OK);
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[2], 0), PERC_OK);
+    size_t lb = make(f, 0, 101, b, sizeof b); /* still under key 0 */
+    assert_int_equal(rx(f, b, lb, &res), PERC_OK);
+    assert_true(res.previous_key);
+    size_t lc = make(f, 1, 102, c, sizeof c); /* key 1 was never kept */
+    assert_int_equal(rx(f, c, lc, &res), PERC_ERR_AUTH);
+    assert_int_equal(res.failed_layer, PERC_DOUBLE_LAYER_INNER);
+    size_t ld = make(f, 2, 103, d, sizeof d);
+    assert_int_equal(rx(f, d, ld, &res), PERC_OK);
+    assert_false(res.previous_key);
+    /* Key 2 is in use now: a new key rotates it to previous, key 0 goes. */
+    assert_int_equal(perc_double_rx_set_inner(f->rx, SSRC, &f->inner_keys[1], 0), PERC_OK);
+    size_t le = make(f, 0, 104, e, sizeof e);
+    assert_int_equal(rx(f, e, le, &res), PERC_ERR_AUTH);
+    le = make(f, 2, 105, e, sizeof e);
+    assert_int_equal(rx(f, e, le, &res), PERC_OK);
+    assert_true(res.previous_key);
+}
+
 /* A key installed again (the same sender re-announcing after a ROC
  * resynchronisation) keeps working, and the old unprotect entry point
  * still behaves as before. */
@@ -291,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interleaved_old_and_new_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inner_replay_under_both_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_key_dropped_and_layers, setup, teardown),
+cmocka_unit_test_setup_teardown(test_unused_key_gives_way, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_unprotect_still_works, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrap_during_key_change, setup, teardown),
     };

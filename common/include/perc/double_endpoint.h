@@ -214,7 +214,10 @@ void perc_double_rx_free(perc_double_rx *rx);
 /* Installs ssrc's newest inner keys, e.g. from its EKT field, and the
  * inner ROC to assume for them (with a fresh replay window). The keys
  * installed before stay as the previous key, with their replay state, and
- * the ones before those are dropped. Errors:
+ * the ones before those are dropped; except when the newest keys never
+ * opened a packet and the previous ones did: then the newest give way and
+ * the previous stay (a sender announcing twice inside its key-change
+ * delay still encrypts with the key in use). Errors:
  * PERC_ERR_LIMIT, PERC_ERR_NOMEM, PERC_ERR_KEY_LENGTH, PERC_ERR_CRYPTO. */
 PERC_MUST_CHECK int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc,
                                              const perc_srtp_session_keys *inner, uint32_t roc);

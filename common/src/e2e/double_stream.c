@@ -252,10 +252,20 @@ int perc_double_rx_set_inner(perc_double_rx *rx, uint32_t ssrc, const perc_srtp_
         memset(e, 0, sizeof *e);
         e->ssrc = ssrc;
     } else {
-        /* The newest key becomes the previous one, with its replay state;
-         * the one before it is dropped. */
-        e->cur_idx ^= 1u;
-        perc_srtp_session_free(e->key[e->cur_idx].session);
+        rx_key *cur = &e->key[e->cur_idx], *prev = &e->key[e->cur_idx ^ 1u];
+        if (!cur->st.started && prev->session && prev->st.started) {
+            /* The newest key never opened a packet, the previous one did:
+             * the sender is still encrypting with the previous key while it
+             * announces newer ones (a second change inside its key-change
+             * delay, RFC 8870 §4.3.1; deviations item 19). Keep the key in
+             * use; the unused one gives way to its successor. */
+            perc_srtp_session_free(cur->session);
+        } else {
+            /* The newest key becomes the previous one, with its replay
+             * state; the one before it is dropped. */
+            e->cur_idx ^= 1u;
+            perc_srtp_session_free(e->key[e->cur_idx].session);
+        }
     }
     rx_key *k = &e->key[e->cur_idx];
     k->session = s;
