@@ -34,6 +34,19 @@ static void setup_three(psim *s, uint64_t seed)
     }
 }
 
+/* setup_three, then a fourth participant joins late, and all four have
+ * been sending for a second. */
+static void setup_four_talking(psim *s, uint64_t seed)
+{
+    setup_three(s, seed);
+    int d = psim_add(s, "user3");
+    psim_join(s, d);
+    psim_pump(s);
+    psim_run(s, s->now + 50 * PS_MS);
+    s->ep[d].sending = true;
+    psim_run(s, s->now + 1 * PS_SECOND);
+}
+
 static void assert_all_verified(psim *s, int n)
 {
     for (int r = 0; r < n; r++) {
@@ -385,13 +398,7 @@ static void test_leave_rekey(void **state)
 {
     (void)state;
     static psim s;
-    setup_three(&s, 3);
-    int d = psim_add(&s, "user3");
-    psim_join(&s, d);
-    psim_pump(&s);
-    psim_run(&s, s.now + 50 * PS_MS);
-    s.ep[d].sending = true;
-    psim_run(&s, s.now + 1 * PS_SECOND);
+    setup_four_talking(&s, 3);
     uint16_t old_spi;
     {
         perc_participant_stats st;
@@ -461,13 +468,7 @@ static void test_two_leaves_inside_one_delay(void **state)
 {
     (void)state;
     static psim s;
-    setup_three(&s, 5);
-    int d = psim_add(&s, "user3");
-    psim_join(&s, d);
-    psim_pump(&s);
-    psim_run(&s, s.now + 50 * PS_MS);
-    s.ep[d].sending = true;
-    psim_run(&s, s.now + 1 * PS_SECOND);
+    setup_four_talking(&s, 5);
     psim_reset_counts(&s);
     const int gone[2] = {2, 3};
     for (int g = 0; g < 2; g++) {
