@@ -9,7 +9,8 @@
  *   timestamp  changes the RTP timestamp, then seals correctly
  *   ssrc       changes the SSRC to one nobody announced, then seals
  *   replay     sends a copy it already sent to that receiver again
- *   wrong-key  sends a receiver the copy sealed for someone else
+ *   wrong-key  sends a receiver, instead of its copy, the latest copy of
+ *              the same stream sealed for another receiver
  * The first three go through the forwarding core's test hook (the outer
  * seal is then valid: only the end-to-end layer can catch them); the last
  * two act on sealed packets. Every receiver must reject each one and count
@@ -39,7 +40,30 @@ static struct {
     unsigned next[2];           /* rotation among the enabled modes of each kind */
     uint64_t done[M_COUNT];
     GHashTable *last;           /* receiver handle -> GBytes: the last copy sent */
+    GHashTable *by_stream;      /* copy_key -> GBytes: the last copy of a stream sent
+                                 * to a receiver */
 } g;
+
+/* A receiver and a sender's SSRC: which copy a wrong-key attack swaps in.
+ * Only a copy of a stream the receiver really gets is a pure hop-key
+ * attack; another stream could be the receiver's own SSRC, which it
+ * refuses for having no key before any hop check. */
+typedef struct copy_key {
+    uint64_t receiver;
+    uint32_t ssrc;
+} copy_key;
+
+static guint copy_key_hash(gconstpointer p)
+{
+    const copy_key *k = p;
+    return g_int64_hash(&k->receiver) ^ k->ssrc;
+}
+
+static gboolean copy_key_equal(gconstpointer a, gconstpointer b)
+{
+    const copy_key *x = a, *y = b;
+    return x->receiver == y->receiver && x->ssrc == y->ssrc;
+}
 
 /* The mode due now among [first, end), or M_COUNT for none. */
 static mode due(int kind, mode first, mode end)
@@ -97,6 +121,8 @@ bool mdd_dishonest_configure(perc_mdd_config *mc, const char *modes, unsigned ev
     g.every = every ? every : 10;
     g.last = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                    (GDestroyNotify)g_bytes_unref);
+    g.by_stream = g_hash_table_new_full(copy_key_hash, copy_key_equal, g_free,
+                                        (GDestroyNotify)g_bytes_unref);
     mc->tamper = tamper;
     perc_log_warn("THIS IS A DISHONEST MEDIA DISTRIBUTOR (test build): it tampers with every "
                   "%u-th forwarded packet (%s)",
@@ -104,11 +130,27 @@ bool mdd_dishonest_configure(perc_mdd_config *mc, const char *modes, unsigned ev
     return ok;
 }
 
+/* The latest copy of stream `ssrc` sealed for a receiver other than
+ * `receiver`, or NULL. */
+static GBytes *other_receivers_copy(uint64_t receiver, uint32_t ssrc)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, g.by_stream);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const copy_key *ck = k;
+        if (ck->ssrc == ssrc && ck->receiver != receiver)
+            return v;
+    }
+    return NULL;
+}
+
 bool mdd_dishonest_send(mddd *d, mdd_endpoint *ep, const uint8_t *pkt, size_t len)
 {
-    if (!g.last || perc_demux_classify(pkt, len) != PERC_DEMUX_RTP)
+    perc_rtp_header h;
+    if (!g.last || perc_demux_classify(pkt, len) != PERC_DEMUX_RTP ||
+        perc_rtp_parse_header(pkt, len, &h) != PERC_OK)
         return false;
-    bool handled = false;
     mode m = due(1, M_REPLAY, M_COUNT);
     if (m == M_REPLAY) {
         /* What this receiver already got, again: the hop layer's replay
@@ -119,22 +161,21 @@ bool mdd_dishonest_send(mddd *d, mdd_endpoint *ep, const uint8_t *pkt, size_t le
             g.done[M_REPLAY]++;
         }
     } else if (m == M_WRONG_KEY) {
-        /* Another receiver's copy instead: sealed with that one's hop key. */
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, g.last);
-        while (g_hash_table_iter_next(&it, &k, &v)) {
-            if (*(uint64_t *)k == ep->handle)
-                continue;
-            mdd_endpoint_send(d, ep, g_bytes_get_data(v, NULL), g_bytes_get_size(v));
+        /* The same stream sealed with another receiver's hop key instead.
+         * The real copy is withheld, so it is not recorded as sent: a later
+         * replay must repeat something this receiver really got. */
+        GBytes *other = other_receivers_copy(ep->handle, h.ssrc);
+        if (other) {
+            mdd_endpoint_send(d, ep, g_bytes_get_data(other, NULL), g_bytes_get_size(other));
             g.done[M_WRONG_KEY]++;
-            handled = true;
-            break;
+            return true;
         }
     }
     g_hash_table_replace(g.last, g_memdup2(&ep->handle, sizeof ep->handle),
                          g_bytes_new(pkt, len));
-    return handled;
+    copy_key ck = {.receiver = ep->handle, .ssrc = h.ssrc};
+    g_hash_table_replace(g.by_stream, g_memdup2(&ck, sizeof ck), g_bytes_new(pkt, len));
+    return false;
 }
 
 void mdd_dishonest_report(void)
@@ -152,5 +193,8 @@ void mdd_dishonest_free(void)
 {
     if (g.last)
         g_hash_table_destroy(g.last);
+    if (g.by_stream)
+        g_hash_table_destroy(g.by_stream);
     g.last = NULL;
+    g.by_stream = NULL;
 }
