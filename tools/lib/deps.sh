@@ -16,9 +16,10 @@ PERC_BUILD_PACKAGES="build-essential cmake ninja-build pkg-config git openssl li
 # e2e scenarios read the endpoints' --stats JSON), iproute2 (their network
 # namespaces, veth pairs, bridge and tc netem), iptables (their loss where
 # the kernel has no netem), curl (the MDD's /metrics), python3 (the wire
-# check's TunnelMessage and DTLS analysis, the macro benchmarks' summary).
+# check's TunnelMessage and DTLS analysis, the macro benchmarks' summary),
+# valgrind (memcheck as a taint tracker: secrets compared in constant time).
 PERC_TEST_PACKAGES="libcmocka-dev libsrtp2-dev clang libclang-rt-14-dev tshark chromium
-    docker-compose jq iproute2 iptables curl python3"
+    docker-compose jq iproute2 iptables curl python3 valgrind"
 # Packages the demo (tools/demo.sh) needs on top of the build: dumpcap
 # (from tshark's dependencies) to capture the conference.
 PERC_DEMO_PACKAGES="tshark"
