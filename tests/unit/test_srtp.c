@@ -1155,6 +1155,43 @@ static void test_ctx_index_exhaustion(void **state)
     perc_srtp_ctx_free(tx);
 }
 
+/* RFC 3711 §3.4 / RFC 7714 §14.2: 2^31 SRTCP packets per key; the last
+ * index is still sent and opened, then the sender refuses. */
+static void test_ctx_srtcp_index_exhaustion(void **state)
+{
+    (void)state;
+    tu_rng rng;
+    tu_rng_seed(&rng, 78);
+    perc_srtp_ctx *tx = ctx_kdf(PERC_AES128_GCM, 0), *rx = ctx_kdf(PERC_AES128_GCM, 0);
+    uint32_t ssrc = 0x0a0b0c0e;
+    uint8_t buf[BUF_CAP];
+    size_t len, n, opened;
+    assert_int_equal(perc_srtp_ctx_set_srtcp_index(tx, ssrc, 0x80000000u), PERC_ERR_INVALID_ARG);
+    assert_int_equal(perc_srtp_ctx_set_srtcp_index(NULL, ssrc, 0), PERC_ERR_INVALID_ARG);
+    assert_int_equal(perc_srtp_ctx_set_srtcp_index(tx, ssrc, 0x7FFFFFFEu), PERC_OK);
+    for (uint32_t index = 0x7FFFFFFEu; index <= 0x7FFFFFFFu; index++) {
+        len = make_rtcp(&rng, buf, ssrc, 2);
+        assert_int_equal(perc_srtcp_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+        assert_int_equal(perc_load_u32(buf + n - 4), 0x80000000u | index); /* E = 1 */
+        assert_int_equal(perc_srtcp_unprotect(rx, buf, n, &opened), PERC_OK);
+        assert_int_equal(opened, len);
+    }
+    len = make_rtcp(&rng, buf, ssrc, 2);
+    assert_int_equal(perc_srtcp_protect(tx, buf, len, sizeof buf, &n), PERC_ERR_KEY_EXHAUSTED);
+    assert_int_equal(perc_srtcp_protect(tx, buf, len, sizeof buf, &n), PERC_ERR_KEY_EXHAUSTED);
+    /* Other SSRCs under the same key keep their own index. */
+    len = make_rtcp(&rng, buf, ssrc + 1, 2);
+    assert_int_equal(perc_srtcp_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    assert_int_equal(perc_load_u32(buf + n - 4), 0x80000000u);
+    /* Restoring an index lifts the refusal (the caller vouches it is new). */
+    assert_int_equal(perc_srtp_ctx_set_srtcp_index(tx, ssrc, 5), PERC_OK);
+    len = make_rtcp(&rng, buf, ssrc, 2);
+    assert_int_equal(perc_srtcp_protect(tx, buf, len, sizeof buf, &n), PERC_OK);
+    assert_int_equal(perc_load_u32(buf + n - 4), 0x80000005u);
+    perc_srtp_ctx_free(tx);
+    perc_srtp_ctx_free(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1181,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_srtcp_truncation_and_bits),
         cmocka_unit_test(test_ctx_truncation),
         cmocka_unit_test(test_ctx_index_exhaustion),
+        cmocka_unit_test(test_ctx_srtcp_index_exhaustion),
     };
     return cmocka_run_group_tests(tests, setup_libsrtp, teardown_libsrtp);
 }

@@ -159,6 +159,14 @@ PERC_MUST_CHECK int perc_srtp_ctx_remove(perc_srtp_ctx *ctx, uint32_t ssrc);
  * table is full), PERC_ERR_NOMEM. */
 PERC_MUST_CHECK int perc_srtp_ctx_set_roc(perc_srtp_ctx *ctx, uint32_t ssrc, uint32_t roc);
 
+/* Sets the SRTCP index the sender gives ssrc's next packet: a sender that
+ * restores its state (after a restart, under the same key) must not repeat
+ * an index (RFC 3711 §3.4). 2^31 - 1 is the last index a key allows. Errors:
+ * PERC_ERR_INVALID_ARG (index above 2^31 - 1), PERC_ERR_LIMIT (a new SSRC
+ * and the table is full), PERC_ERR_NOMEM. */
+PERC_MUST_CHECK int perc_srtp_ctx_set_srtcp_index(perc_srtp_ctx *ctx, uint32_t ssrc,
+                                                  uint32_t next_index);
+
 /* Sender: ROC follows the SEQ values given (incremented when SEQ wraps).
  * Errors: as perc_srtp_seal, PERC_ERR_LIMIT, PERC_ERR_NOMEM,
  * PERC_ERR_KEY_EXHAUSTED (the 48-bit index would wrap). */

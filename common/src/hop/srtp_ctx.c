@@ -176,6 +176,19 @@ int perc_srtp_ctx_set_roc(perc_srtp_ctx *ctx, uint32_t ssrc, uint32_t roc)
     return PERC_OK;
 }
 
+int perc_srtp_ctx_set_srtcp_index(perc_srtp_ctx *ctx, uint32_t ssrc, uint32_t next_index)
+{
+    if (!ctx || next_index > SRTCP_MAX_INDEX)
+        return PERC_ERR_INVALID_ARG;
+    stream *st;
+    int rc = find_or_insert(ctx, ssrc, &st);
+    if (rc)
+        return rc;
+    st->srtcp_next = next_index;
+    st->srtcp_exhausted = false;
+    return PERC_OK;
+}
+
 int perc_srtp_ctx_remove(perc_srtp_ctx *ctx, uint32_t ssrc)
 {
     if (!ctx)
