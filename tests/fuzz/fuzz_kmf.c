@@ -70,6 +70,8 @@ static int fuzz_random(void *user, uint8_t *buf, size_t len)
 static void fuzz_log(void *user, perc_kmf_log_level level, const char *msg)
 {
     (void)user;
+    /* Any level may occur (garbage is expected to be logged at warning or
+     * error); one outside the enum would be a bug in the core. */
     if (level > PERC_KMF_LOG_ERROR)
         abort();
     for (const char *p = msg; *p; p++)
