@@ -311,6 +311,13 @@ static void refused_event(perc_kmf *k, const kmf_assoc *a, const perc_uuid *id, 
     kmf_emit(k, &ev);
 }
 
+void kmf_assoc_drop_closed(perc_kmf *k, const kmf_tunnel *t, const char *id_text)
+{
+    k->stats.dtls_dropped++;
+    kmf_log(k, PERC_KMF_LOG_INFO, "DTLS datagram for closed association %s dropped (connection %llu)",
+            id_text, (unsigned long long)t->conn_id);
+}
+
 void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
 {
     char text[PERC_UUID_TEXT_LEN + 1];
@@ -321,9 +328,7 @@ void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id)
     char why[PERC_KMF_MAX_REASON];
 
     if (kmf_tombstoned(k, id)) {
-        k->stats.dtls_dropped++;
-        kmf_log(k, PERC_KMF_LOG_INFO,
-                "DTLS datagram for closed association %s dropped (connection %llu)", text, conn);
+        kmf_assoc_drop_closed(k, t, text);
         refuse_on(k, t, id);
         return;
     }

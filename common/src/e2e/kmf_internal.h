@@ -262,6 +262,9 @@ kmf_assoc *kmf_assoc_find(const perc_kmf *k, const perc_uuid *id);
 /* A new association seen on t (NEW_ASSOCIATION). Refuses it on t when it
  * cannot be served. */
 void kmf_assoc_new(perc_kmf *k, kmf_tunnel *t, const perc_uuid *id);
+/* Counts and logs a datagram that arrived on t for an association that
+ * has ended (id_text: its UUID as text). */
+void kmf_assoc_drop_closed(perc_kmf *k, const kmf_tunnel *t, const char *id_text);
 /* Marks a ended with reason, closing its DTLS (close_notify when it was
  * connected). quiet: the Media Distributor already knows (it told us). */
 void kmf_assoc_end(kmf_assoc *a, bool quiet, const char *fmt, ...) KMF_PRINTF(3, 4);

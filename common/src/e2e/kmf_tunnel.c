@@ -179,10 +179,7 @@ static void on_kd_event(void *user, const perc_tunnel_kd_event *ev)
         if (a && kmf_assoc_live(a)) {
             carry(a, t); /* it moved here (RFC 9185 §5.2) */
         } else if (a) {
-            k->stats.dtls_dropped++;
-            kmf_log(k, PERC_KMF_LOG_INFO,
-                    "DTLS datagram for closed association %s dropped (connection %llu)", text,
-                    (unsigned long long)t->conn_id);
+            kmf_assoc_drop_closed(k, t, text);
             if (perc_tunnel_kd_disconnect(t->kd, &ev->association_id) == PERC_OK)
                 k->stats.endpoint_disconnects_sent++;
         } else {
@@ -192,10 +189,7 @@ static void on_kd_event(void *user, const perc_tunnel_kd_event *ev)
     case PERC_TUNNEL_KD_DTLS: {
         a = kmf_assoc_find(k, &ev->association_id);
         if (!a || !kmf_assoc_live(a)) {
-            k->stats.dtls_dropped++;
-            kmf_log(k, PERC_KMF_LOG_INFO,
-                    "DTLS datagram for closed association %s dropped (connection %llu)", text,
-                    (unsigned long long)t->conn_id);
+            kmf_assoc_drop_closed(k, t, text);
             break;
         }
         carry(a, t);
