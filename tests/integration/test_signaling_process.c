@@ -83,6 +83,7 @@ typedef struct peer {
     perc_ws_client *cli;
     GQueue in;          /* char *, received texts */
     int opened, closed, close_code;
+    char close_reason[128];     /* of the last close: for the failure message */
 } peer;
 
 static void p_open(void *user, perc_ws_client *cli)
@@ -100,10 +101,10 @@ static void p_message(void *user, perc_ws_client *cli, const char *text, size_t 
 static void p_close(void *user, perc_ws_client *cli, int code, const char *reason)
 {
     (void)cli;
-    (void)reason;
     peer *p = user;
     p->closed++;
     p->close_code = code;
+    g_strlcpy(p->close_reason, reason ? reason : "", sizeof p->close_reason);
 }
 
 static const perc_ws_client_callbacks pcbs = {p_open, p_message, p_close};
@@ -222,7 +223,7 @@ static void quiet(void)
         peer *p = g_all[i];
         CHECK(g_queue_is_empty(&p->in), "%s: unexpected %s", p->label,
               (char *)g_queue_peek_head(&p->in));
-        CHECK(p->closed == 0, "%s: closed (%d)", p->label, p->close_code);
+        CHECK(p->closed == 0, "%s: closed (%d %s)", p->label, p->close_code, p->close_reason);
     }
 }
 
