@@ -91,6 +91,10 @@ struct psim {
     psim_hook hook;
     void *hook_user;
     unsigned handshake_rtx_ms;
+    /* Lockstep: the virtual clock never runs ahead of the wall clock (see
+     * psim_lockstep). */
+    bool lockstep;
+    uint64_t lock_virt_base, lock_wall_base;
 };
 
 static inline int psim_random(void *user, uint8_t *buf, size_t len)
@@ -381,17 +385,52 @@ static inline uint64_t psim_next(const psim *s)
     return t;
 }
 
-/* Runs timers and media up to `until`. OpenSSL's handshake retransmission
- * reads the wall clock: when a DTLS deadline is due and nothing else is,
- * real time is let pass (1 ms at a time) so it can fire. */
+static inline uint64_t psim_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * PS_SECOND + (uint64_t)ts.tv_nsec;
+}
+
+/* OpenSSL's DTLS handshake retransmission reads the wall clock
+ * (conformance G18), while perc_dtls only turns what OpenSSL has left into
+ * a deadline on our clock. Left alone, the virtual clock would race past
+ * that deadline again and again while hardly any real time passes, so a
+ * lost handshake flight would not be resent before the KMF's handshake
+ * timeout (virtual) gave up on it; how often depends on how busy the
+ * machine is. A test whose handshakes lose packets runs them in lockstep:
+ * the virtual clock waits for the wall clock. */
+static inline void psim_lockstep(psim *s, bool on)
+{
+    s->lockstep = on;
+    s->lock_virt_base = s->now;
+    s->lock_wall_base = psim_wall_ns();
+}
+
+static inline void psim_wait_for_wall(const psim *s, uint64_t t)
+{
+    uint64_t due = s->lock_wall_base + (t - s->lock_virt_base);
+    for (uint64_t w = psim_wall_ns(); w < due; w = psim_wall_ns()) {
+        uint64_t left = due - w;
+        struct timespec ts = {(time_t)(left / PS_SECOND), (long)(left % PS_SECOND)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Runs timers and media up to `until`. When a DTLS deadline is due and
+ * nothing else is, real time is let pass (1 ms at a time) so that
+ * OpenSSL's wall-clock timer can fire (see psim_lockstep). */
 static inline void psim_run(psim *s, uint64_t until)
 {
     for (int iter = 0; iter < 200000; iter++) {
         uint64_t t = psim_next(s);
         if (t > until)
             break;
-        if (t > s->now)
+        if (t > s->now) {
+            if (s->lockstep)
+                psim_wait_for_wall(s, t);
             s->now = t;
+        }
         assert_int_equal(perc_kmf_on_timeout(s->kmf, s->now), PERC_OK);
         for (int i = 0; i < s->n_ep; i++) {
             psim_ep *e = &s->ep[i];
