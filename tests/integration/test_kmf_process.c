@@ -15,7 +15,18 @@
  * new SPI, signaling gets epoch. No key bytes in signaling's messages or
  * the KMF's log. SIGTERM: exit 0.
  *
- * A second test runs the binary's --help and a few bad command lines. */
+ * Three more scenarios, each against a fresh perc-kmf:
+ *   - test_kmf_untrusted_md: a Media Distributor whose certificate another
+ *     CA issued is refused in the TLS handshake; none of its messages is
+ *     taken, the KMF keeps running and serves a trusted MD afterwards;
+ *   - test_kmf_fingerprint_mismatch: an impostor with alice's tls-id and
+ *     another certificate is refused in the handshake, bob is keyed
+ *     meanwhile, alice herself afterwards;
+ *   - test_kmf_tls_id_mismatch: alice with a tls-id other than the one
+ *     announced is refused at the ClientHello, then keyed with the right
+ *     one.
+ *
+ * test_kmf_cli runs the binary's --help and a few bad command lines. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,6 +41,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <glib/gstdio.h>
 
 #include "daemon_test_proc.h"
 #include "daemon_test_util.h"
@@ -103,6 +115,17 @@ typedef struct world {
     perc_tls_client *md_cli;
     int md_opened;
     int md_dropped;
+    uint16_t tunnel_port;
+    /* an untrusted Media Distributor (test_kmf_untrusted_md) */
+    dt_stack_pki rogue_pki;
+    perc_tls_ctx *rogue_tls;
+    perc_tls_client *rogue_cli;
+    perc_tunnel_md *rogue_md;
+    uint8_t rogue_hello[2048];  /* a real ClientHello it tunnels, once open */
+    size_t rogue_hello_len;
+    int rogue_opened, rogue_closed, rogue_events;
+    size_t rogue_rx;            /* application bytes the KMF sent it: must stay 0 */
+    char rogue_reason[256];
     ep ep[N_EP];
     guint pump_src;
     /* files */
@@ -364,6 +387,68 @@ static gboolean p_bad_closed(void *d)
     return g_bad_closed >= 1;
 }
 
+/* A Media Distributor whose certificate the KMF does not trust (issued by
+ * another CA). Under TLS 1.3 its handshake completes on the client's side
+ * before the KMF has checked the client certificate, so `opened` fires and
+ * it sends what a real MD would: SupportedProfiles, then an endpoint's
+ * ClientHello in TunneledDtls (RFC 9185 §5.3). Whatever the KMF sends back
+ * as application data is counted: an authorised tunnel would answer the
+ * ClientHello. */
+static void rogue_event(void *user, const perc_tunnel_md_event *ev)
+{
+    (void)user;
+    (void)ev;
+    W.rogue_events++;
+}
+
+static void rogue_opened(void *user, perc_tls_stream *s, const uint8_t fp[PERC_TLS_FINGERPRINT_LEN])
+{
+    (void)user;
+    (void)fp;
+    W.rogue_opened++;
+    assert_int_equal(perc_tunnel_md_reset_connection(W.rogue_md), PERC_OK);
+    perc_uuid id;
+    assert_int_equal(perc_tunnel_md_dtls_from_endpoint(W.rogue_md, 0, W.rogue_hello,
+                                                       W.rogue_hello_len, &id),
+                     PERC_OK);
+    for (;;) {
+        size_t len = 0;
+        assert_int_equal(perc_tunnel_md_pending_send(W.rogue_md, g_buf, sizeof g_buf, &len),
+                         PERC_OK);
+        if (len == 0)
+            break;
+        GError *e = NULL;
+        if (!perc_tls_stream_write(s, g_buf, len, &e))
+            g_clear_error(&e); /* the refusal may already have closed it */
+    }
+}
+
+static void rogue_data(void *user, perc_tls_stream *s, const uint8_t *data, size_t len)
+{
+    (void)user;
+    (void)s;
+    (void)data;
+    W.rogue_rx += len;
+}
+
+static void rogue_closed(void *user, perc_tls_stream *s, const char *reason)
+{
+    (void)user;
+    (void)s;
+    if (W.rogue_closed++ == 0)
+        g_strlcpy(W.rogue_reason, reason, sizeof W.rogue_reason);
+    int rc = perc_tunnel_md_connection_down(W.rogue_md);
+    (void)rc;
+}
+
+static const perc_tls_stream_callbacks rogue_cbs = {rogue_opened, rogue_data, rogue_closed};
+
+static gboolean p_rogue_closed(void *d)
+{
+    (void)d;
+    return W.rogue_closed >= 1;
+}
+
 /* ---- endpoints ------------------------------------------------------------ */
 
 static void ep_connected(void *u, perc_dtls *d, uint16_t profile, uint8_t cipher)
@@ -593,12 +678,16 @@ static int teardown(void **state)
             g_source_destroy(s);
     }
     perc_tls_client_free(W.md_cli);
+    perc_tls_client_free(W.rogue_cli);
     perc_ws_server_free(W.sig);
     if (W.ws)
         dt_spin(W.ctx, 50);
     perc_ws_context_free(W.ws);
     perc_tunnel_md_free(W.md);
     perc_tls_ctx_free(W.md_tls);
+    perc_tunnel_md_free(W.rogue_md);
+    perc_tls_ctx_free(W.rogue_tls);
+    dt_stack_pki_free(&W.rogue_pki);
     for (int i = 0; i < N_EP; i++) {
         ep *e = &W.ep[i];
         perc_dtls_free(e->d);
@@ -619,17 +708,75 @@ static int teardown(void **state)
     return 0;
 }
 
-#define WAIT(pred, what)                                                                        \
+#define WAIT_FOR(pred, data, what)                                                              \
     do {                                                                                        \
-        if (!dt_wait(W.ctx, pred, NULL, WAIT_MS)) {                                             \
+        if (!dt_wait(W.ctx, pred, data, WAIT_MS)) {                                             \
             dump_log_on_failure();                                                              \
             fail_msg("timed out waiting for %s", what);                                         \
         }                                                                                       \
     } while (0)
+#define WAIT(pred, what) WAIT_FOR(pred, NULL, what)
 
-static void test_kmf_process(void **state)
+/* Per-endpoint and log predicates (data: the ep, or the text looked for). */
+static gboolean p_ep_answered(void *d)
 {
-    (void)state;
+    return ((const ep *)d)->answered >= 1;
+}
+/* Keyed as far as all three parties can tell: the endpoint holds an
+ * EKTKey, the MD its MediaKeys, signaling got `keyed`. */
+static gboolean p_ep_keyed(void *d)
+{
+    const ep *e = d;
+    return e->n_ekt >= 1 && e->n_install >= 1 && e->keyed >= 1;
+}
+/* Refused inside the handshake: the endpoint's DTLS ended and the MD was
+ * told to forget the association (RFC 9185 §5.4: the KD ends an
+ * association it will not serve with EndpointDisconnect). */
+static gboolean p_ep_refused(void *d)
+{
+    const ep *e = d;
+    return e->n_closed >= 1 && e->n_disconnect >= 1;
+}
+static const char *g_log_needle;
+static gboolean p_log_has(void *d)
+{
+    (void)d;
+    char *t = read_log();
+    gboolean r = strstr(t, g_log_needle) != NULL;
+    g_free(t);
+    return r;
+}
+
+static gboolean tick(gpointer user)
+{
+    (void)user;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Waits for the KMF to log this text. The log file changes outside our
+ * main loop, so a 20 ms tick wakes the loop to look again (without it the
+ * wait would sleep until some other source fired, or its timeout). */
+static void wait_log(const char *needle, const char *what)
+{
+    g_log_needle = needle;
+    GSource *src = g_timeout_source_new(20);
+    g_source_set_callback(src, tick, NULL, NULL);
+    g_source_attach(src, W.ctx);
+    gboolean ok = dt_wait(W.ctx, p_log_has, NULL, WAIT_MS);
+    g_source_destroy(src);
+    g_source_unref(src);
+    if (!ok) {
+        dump_log_on_failure();
+        fail_msg("timed out waiting for %s", what);
+    }
+}
+
+/* ---- building the world ------------------------------------------------------ */
+
+/* The scripted signaling server, then perc-kmf pointed at it; returns once
+ * the KMF said hello and was welcomed. */
+static void kmf_start(void)
+{
     GError *err = NULL;
     W.ws = perc_ws_context_new(W.loop, &err);
     assert_non_null(W.ws);
@@ -640,36 +787,64 @@ static void test_kmf_process(void **state)
     W.sig = perc_ws_server_new(W.ws, &so, &sig_cbs, NULL, &err);
     if (!W.sig)
         fail_msg("signaling server: %s", err->message);
-    uint16_t tunnel_port = dt_free_tcp_port();
-    spawn_kmf(tunnel_port, perc_ws_server_port(W.sig));
-
-    /* 1. hello -> welcome */
+    W.tunnel_port = dt_free_tcp_port();
+    spawn_kmf(W.tunnel_port, perc_ws_server_port(W.sig));
     WAIT(p_welcomed, "the kmf hello");
+}
 
-    /* 2. the test MD connects over TLS */
-    static const uint16_t profiles[] = {0x0009, 0x000A};
+/* Where a Media Distributor connects, and how (fast reconnects: a test
+ * must not sit out the default 0.5 s doubling backoff). */
+static void tunnel_target(perc_hostport *to, perc_tls_stream_options *opts)
+{
+    GError *err = NULL;
+    char tp[32];
+    g_snprintf(tp, sizeof tp, "127.0.0.1:%u", (unsigned)W.tunnel_port);
+    assert_true(perc_hostport_parse(tp, to, &err));
+    perc_tls_stream_options_init(opts);
+    opts->backoff_initial_ms = 100;
+    opts->backoff_max_ms = 500;
+}
+
+static const uint16_t g_md_profiles[] = {0x0009, 0x000A};
+
+static perc_tunnel_md *tunnel_md_new(void (*on_event)(void *, const perc_tunnel_md_event *))
+{
     perc_tunnel_md_config mc;
     memset(&mc, 0, sizeof mc);
-    mc.profiles = profiles;
-    mc.n_profiles = 2;
+    mc.profiles = g_md_profiles;
+    mc.n_profiles = G_N_ELEMENTS(g_md_profiles);
     mc.random = md_random;
-    mc.on_event = md_event;
-    assert_int_equal(perc_tunnel_md_new(&mc, &W.md), PERC_OK);
+    mc.on_event = on_event;
+    perc_tunnel_md *md = NULL;
+    assert_int_equal(perc_tunnel_md_new(&mc, &md), PERC_OK);
+    return md;
+}
+
+/* A TLS client context for a Media Distributor with this identity. It
+ * trusts the KMF's CA, so a refusal can only come from the KMF's side. */
+static perc_tls_ctx *md_tls_new(const char *cert_pem, const char *key_pem)
+{
     perc_tls_file_config tc;
     memset(&tc, 0, sizeof tc);
     tc.role = PERC_TLS_CLIENT;
-    tc.cert_file = W.pki.mdd_pem;
-    tc.key_file = W.pki.mdd_key;
+    tc.cert_file = cert_pem;
+    tc.key_file = key_pem;
     tc.ca_file = W.pki.ca_pem;
-    assert_int_equal(perc_tls_ctx_new_from_files(&tc, &W.md_tls), PERC_OK);
+    perc_tls_ctx *ctx = NULL;
+    assert_int_equal(perc_tls_ctx_new_from_files(&tc, &ctx), PERC_OK);
+    return ctx;
+}
+
+/* The test MD (its certificate issued by the CA the KMF trusts) connects;
+ * once the tunnel is open the pump starts relaying the endpoints. */
+static void md_start(void)
+{
+    W.md = tunnel_md_new(md_event);
+    W.md_tls = md_tls_new(W.pki.mdd_pem, W.pki.mdd_key);
     perc_hostport to;
-    char tp[32];
-    g_snprintf(tp, sizeof tp, "127.0.0.1:%u", (unsigned)tunnel_port);
-    assert_true(perc_hostport_parse(tp, &to, &err));
     perc_tls_stream_options to_opts;
-    perc_tls_stream_options_init(&to_opts);
-    to_opts.backoff_initial_ms = 100;
-    to_opts.backoff_max_ms = 500;
+    tunnel_target(&to, &to_opts);
+    GError *err = NULL;
     W.md_cli = perc_tls_client_new(W.ctx, W.md_tls, &to, &to_opts, &md_cbs, NULL, &err);
     assert_non_null(W.md_cli);
     WAIT(p_md_open, "the tunnel");
@@ -678,6 +853,124 @@ static void test_kmf_process(void **state)
     W.pump_src = g_source_attach(src, W.ctx);
     g_source_unref(src);
     dt_spin(W.ctx, 200); /* SupportedProfiles reaches the KMF */
+}
+
+/* Signaling announces these endpoints; returns once the KMF answered each
+ * (admit or refuse: see ep.admitted). */
+static void announce_and_wait(ep *const *eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        announce(eps[i]);
+    for (size_t i = 0; i < n; i++)
+        WAIT_FOR(p_ep_answered, eps[i], "the KMF's answer to an announcement");
+}
+
+/* Starts the endpoint's handshake again from scratch, as an endpoint does
+ * after a refusal (a new ClientHello: the MD opens a new association). */
+static void ep_restart(ep *e)
+{
+    perc_dtls_free(e->d);
+    e->d = NULL;
+    e->n_closed = 0;
+    memset(&e->closed, 0, sizeof e->closed);
+    e->n_disconnect = 0;
+    ep_start(e);
+}
+
+/* What a keyed endpoint and the MD hold: one handshake, one MediaKeys with
+ * exactly the endpoint's outer (hop-by-hop) halves and never its inner
+ * (end-to-end) ones (RFC 8871 §6.2; RFC 9185 §5.4, §6.4). */
+static void check_keyed(const ep *e)
+{
+    assert_int_equal(e->n_connected, 1);
+    assert_int_equal(e->n_closed, 0);
+    assert_int_equal(e->n_install, 1);
+    assert_int_equal(e->n_disconnect, 0);
+    /* MediaKeys: the outer halves, exactly what the endpoint holds */
+    assert_int_equal(e->keys.key_len, e->keying.client_write.outer.key_len);
+    assert_memory_equal(e->keys.client_write_key, e->keying.client_write.outer.key,
+                        e->keys.key_len);
+    assert_memory_equal(e->keys.server_write_key, e->keying.server_write.outer.key,
+                        e->keys.key_len);
+    assert_memory_equal(e->keys.client_write_salt, e->keying.client_write.outer.salt,
+                        e->keys.salt_len);
+    assert_memory_equal(e->keys.server_write_salt, e->keying.server_write.outer.salt,
+                        e->keys.salt_len);
+    /* and never the inner halves */
+    assert_true(memcmp(e->keys.client_write_key, e->keying.client_write.inner.key,
+                       e->keys.key_len) != 0);
+}
+
+/* Both endpoints hold the conference's one current EKTKey (RFC 8871
+ * §4.5.1, §6.3: every member gets the same key and salt). */
+static void check_same_ekt(const ep *a, const ep *b)
+{
+    const perc_ekt_key_msg *ka = &a->ekt[a->n_ekt - 1];
+    const perc_ekt_key_msg *kb = &b->ekt[b->n_ekt - 1];
+    assert_int_equal(ka->spi, kb->spi);
+    assert_int_equal(ka->key_len, kb->key_len);
+    assert_memory_equal(ka->key, kb->key, ka->key_len);
+    assert_memory_equal(ka->salt, kb->salt, ka->salt_len);
+}
+
+/* Refused inside the handshake with this fatal alert from the KMF, and no
+ * key anywhere: no handshake completed, no EKTKey, no MediaKeys at the MD,
+ * no `keyed` at signaling; one EndpointDisconnect at the MD. */
+static void check_refused(const ep *e, int alert)
+{
+    assert_int_equal(e->n_connected, 0);
+    assert_int_equal(e->n_install, 0);
+    assert_int_equal(e->n_ekt, 0);
+    assert_int_equal(e->keyed, 0);
+    assert_int_equal(e->n_closed, 1);
+    assert_int_equal(e->n_disconnect, 1);
+    if (e->closed.alert != alert || !e->closed.alert_from_peer)
+        fail_msg("%s: expected alert %d from the KMF, got %d (%s; %s)", e->identity, alert,
+                 e->closed.alert, e->closed.alert_from_peer ? "received" : "sent",
+                 e->closed.detail);
+}
+
+/* KMF_TEST_SHOW_LOG=1: the KMF's log on stderr even when the test passes. */
+static void show_log_if_asked(void)
+{
+    if (g_getenv("KMF_TEST_SHOW_LOG"))
+        dump_log_on_failure();
+}
+
+static bool kmf_running(void)
+{
+    return dt_proc_wait_for(g_child, 0) == -2;
+}
+
+/* SIGTERM: the KMF exits 0 (the loop keeps serving its signaling
+ * connection meanwhile). */
+static void kmf_terminate(void)
+{
+    assert_int_equal(kill(g_child, SIGTERM), 0);
+    int code = -2; /* still running */
+    for (int i = 0; i < 1000 && code == -2; i++) {
+        dt_spin(W.ctx, 10);
+        code = dt_proc_wait_for(g_child, 0);
+    }
+    if (code != 0)
+        dump_log_on_failure();
+    assert_int_equal(code, 0);
+}
+
+static void test_kmf_process(void **state)
+{
+    (void)state;
+    GError *err = NULL;
+
+    /* 1. hello -> welcome */
+    kmf_start();
+
+    /* 2. the test MD connects over TLS */
+    md_start();
+    perc_hostport to;
+    perc_tls_stream_options to_opts;
+    tunnel_target(&to, &to_opts); /* for 4b */
+    uint16_t tunnel_port = W.tunnel_port;
 
     /* 3. signaling announces alice, bob, carol */
     for (int i = 0; i < N_EP; i++)
@@ -697,32 +990,10 @@ static void test_kmf_process(void **state)
     for (int i = 0; i < N_EP; i++)
         ep_start(&W.ep[i]);
     WAIT(p_keyed, "alice and bob keyed, carol refused");
-    for (int i = 0; i < 2; i++) {
-        ep *e = &W.ep[i];
-        assert_int_equal(e->n_connected, 1);
-        assert_int_equal(e->n_closed, 0);
-        assert_int_equal(e->n_install, 1);
-        assert_int_equal(e->n_disconnect, 0);
-        /* MediaKeys: the outer halves, exactly what the endpoint holds */
-        assert_int_equal(e->keys.key_len, e->keying.client_write.outer.key_len);
-        assert_memory_equal(e->keys.client_write_key, e->keying.client_write.outer.key,
-                            e->keys.key_len);
-        assert_memory_equal(e->keys.server_write_key, e->keying.server_write.outer.key,
-                            e->keys.key_len);
-        assert_memory_equal(e->keys.client_write_salt, e->keying.client_write.outer.salt,
-                            e->keys.salt_len);
-        assert_memory_equal(e->keys.server_write_salt, e->keying.server_write.outer.salt,
-                            e->keys.salt_len);
-        /* and never the inner halves */
-        assert_true(memcmp(e->keys.client_write_key, e->keying.client_write.inner.key,
-                           e->keys.key_len) != 0);
-    }
-    const perc_ekt_key_msg *ka = &W.ep[0].ekt[W.ep[0].n_ekt - 1];
+    check_keyed(&W.ep[0]);
+    check_keyed(&W.ep[1]);
+    check_same_ekt(&W.ep[0], &W.ep[1]);
     const perc_ekt_key_msg *kb = &W.ep[1].ekt[W.ep[1].n_ekt - 1];
-    assert_int_equal(ka->spi, kb->spi);
-    assert_int_equal(ka->key_len, kb->key_len);
-    assert_memory_equal(ka->key, kb->key, ka->key_len);
-    assert_memory_equal(ka->salt, kb->salt, ka->salt_len);
     uint16_t spi1 = kb->spi;
     int bob_ekts = W.ep[1].n_ekt;
     /* carol: refused inside the handshake, no keys anywhere */
@@ -799,15 +1070,194 @@ static void test_kmf_process(void **state)
     assert_true(mentions_drop);
 
     /* 7. SIGTERM: clean exit */
-    assert_int_equal(kill(g_child, SIGTERM), 0);
-    int code = -2; /* still running; the loop serves the KMF's signaling meanwhile */
-    for (int i = 0; i < 1000 && code == -2; i++) {
-        dt_spin(W.ctx, 10);
-        code = dt_proc_wait_for(g_child, 0);
-    }
-    if (code != 0)
-        dump_log_on_failure();
-    assert_int_equal(code, 0);
+    kmf_terminate();
+}
+
+/* RFC 9185 §5.2 and RFC 8871 §3.2.2, §4.5.1: the Key Distributor serves
+ * endpoints only through a Media Distributor it has authenticated; an MD
+ * whose certificate does not chain to the CA given with --tunnel-ca gets no
+ * tunnel at all. The rogue MD here differs from the trusted one only in its
+ * issuer (same kind of identity, same name, and it trusts the KMF), and it
+ * behaves like a real MD: SupportedProfiles, then alice's real ClientHello.
+ * The KMF must refuse it in the TLS handshake, log why, accept none of its
+ * messages (no tunnel session, no association, no reply), keep running,
+ * and still serve a trusted MD afterwards: alice, whose ClientHello the
+ * rogue carried, is then keyed through the trusted MD as if nothing had
+ * happened (had the rogue's association been created, her tls-id would be
+ * taken by it). */
+static void test_kmf_untrusted_md(void **state)
+{
+    (void)state;
+    ep *alice = &W.ep[0];
+    kmf_start();
+    ep *const eps[] = {alice};
+    announce_and_wait(eps, 1);
+    assert_true(alice->admitted);
+
+    /* alice's first flight, held for the rogue to tunnel (no MD relays
+     * yet: the pump starts with the trusted MD) */
+    ep_start(alice);
+    assert_int_equal(perc_dtls_pull(alice->d, W.rogue_hello, sizeof W.rogue_hello,
+                                    &W.rogue_hello_len),
+                     PERC_OK);
+    assert_true(W.rogue_hello_len > 0);
+    perc_dtls_free(alice->d);
+    alice->d = NULL;
+
+    /* the rogue: a complete second PKI of its own, only its MD identity used */
+    char *rogue_dir = g_build_filename(W.dir, "rogue", NULL);
+    assert_int_equal(g_mkdir(rogue_dir, 0700), 0);
+    dt_stack_pki_make(rogue_dir, &W.rogue_pki);
+    g_free(rogue_dir);
+    W.rogue_md = tunnel_md_new(rogue_event);
+    W.rogue_tls = md_tls_new(W.rogue_pki.mdd_pem, W.rogue_pki.mdd_key);
+    perc_hostport to;
+    perc_tls_stream_options to_opts;
+    tunnel_target(&to, &to_opts);
+    GError *err = NULL;
+    W.rogue_cli = perc_tls_client_new(W.ctx, W.rogue_tls, &to, &to_opts, &rogue_cbs, NULL, &err);
+    assert_non_null(W.rogue_cli);
+    WAIT(p_rogue_closed, "the untrusted MD's connection to be closed");
+    perc_tls_client_free(W.rogue_cli); /* no reconnection attempts */
+    W.rogue_cli = NULL;
+    /* The TLS handshake got as far as the client's Finished (the KMF's own
+     * certificate was fine), and the KMF's refusal came as an alert. */
+    assert_int_equal(W.rogue_opened, 1);
+    if (!strstr(W.rogue_reason, "alert"))
+        fail_msg("the untrusted MD's connection ended without an alert: %s", W.rogue_reason);
+    /* Nothing it sent was taken: no byte back, no TunnelMessage for it. */
+    assert_int_equal(W.rogue_rx, 0);
+    assert_int_equal(W.rogue_events, 0);
+    if (g_getenv("KMF_TEST_SHOW_LOG"))
+        fprintf(stderr, "the untrusted MD's connection ended: %s\n", W.rogue_reason);
+
+    /* The KMF logs the refusal, with the reason, as a connection that never
+     * opened; no tunnel session and no association were created. */
+    wait_log("ended before it opened", "the KMF to log the untrusted MD's refusal");
+    char *log = read_log();
+    bool says_why = strstr(log, "not trusted") != NULL;
+    bool tunnel_opened = strstr(log, "opened (Media Distributor") != NULL;
+    bool profiles_taken = strstr(log, "Media Distributor offers profiles") != NULL;
+    bool assoc_made = strstr(log, "new on connection") != NULL;
+    if (!says_why || tunnel_opened || profiles_taken || assoc_made)
+        fprintf(stderr, "---- perc-kmf log ----\n%s---- end ----\n", log);
+    g_free(log);
+    assert_true(says_why);
+    assert_false(tunnel_opened);
+    assert_false(profiles_taken); /* its SupportedProfiles */
+    assert_false(assoc_made);     /* its TunneledDtls */
+    assert_true(kmf_running());
+
+    /* A trusted MD is served afterwards: tunnel open, alice keyed. */
+    md_start();
+    assert_int_equal(W.md_opened, 1);
+    ep_start(alice);
+    WAIT_FOR(p_ep_keyed, alice, "alice keyed through the trusted MD");
+    check_keyed(alice);
+    assert_int_equal(W.n_errors, 0);
+    log = read_log();
+    bool leaked = text_leaks_keys(log);
+    g_free(log);
+    assert_false(leaked);
+    show_log_if_asked();
+    kmf_terminate();
+}
+
+/* RFC 9185 §5.4 (and RFC 8871 §3.2.2): the KD accepts an endpoint's DTLS
+ * association only when the certificate it presents has the fingerprint
+ * that signaling announced for the participant its tls-id names. An
+ * impostor that copied alice's tls-id (and expects the KMF's tls-id from
+ * her answer) but holds another certificate is refused inside the
+ * handshake: a fatal alert at the impostor (handshake_failure, not
+ * access_denied: the refusal is decided in OpenSSL's certificate callback,
+ * conformance gap G19), EndpointDisconnect at the MD, no MediaKeys, no
+ * EKTKey, no `keyed`. Bob, handshaking at the same time, is keyed as usual.
+ * A refusal keeps alice's announcement: alice herself is keyed afterwards
+ * (an impostor cannot lock her out), gets bob's EKTKey, and bob is never
+ * re-keyed since the impostor never held the key. */
+static void test_kmf_fingerprint_mismatch(void **state)
+{
+    (void)state;
+    ep *alice = &W.ep[0], *bob = &W.ep[1], *imp = &W.ep[2];
+    kmf_start();
+    md_start();
+    ep *const eps[] = {alice, bob};
+    announce_and_wait(eps, 2);
+    assert_true(alice->admitted);
+    assert_true(bob->admitted);
+
+    /* carol's certificate and slot (carol is never announced) */
+    imp->identity = "impostor";
+    g_strlcpy(imp->tls_id, alice->tls_id, sizeof imp->tls_id);
+    g_strlcpy(imp->kmf_tls_id, alice->kmf_tls_id, sizeof imp->kmf_tls_id);
+    assert_true(memcmp(imp->fp, alice->fp, sizeof imp->fp) != 0);
+    ep_start(imp);
+    ep_start(bob);
+    WAIT_FOR(p_ep_refused, imp, "the impostor refused");
+    WAIT_FOR(p_ep_keyed, bob, "bob keyed");
+    check_refused(imp, 40 /* handshake_failure */);
+    check_keyed(bob);
+    wait_log("certificate fingerprint does not match the one signaled for 'alice'",
+             "the KMF to log the fingerprint mismatch");
+
+    ep_start(alice);
+    WAIT_FOR(p_ep_keyed, alice, "alice keyed after the impostor's refusal");
+    check_keyed(alice);
+    check_same_ekt(alice, bob);
+    assert_int_equal(bob->n_ekt, 1);
+    check_keyed(bob);
+    assert_int_equal(imp->n_ekt, 0);
+    assert_int_equal(imp->n_install, 0);
+    assert_int_equal(alice->keyed, 1);
+    assert_int_equal(W.n_errors, 0);
+    char *log = read_log();
+    bool leaked = text_leaks_keys(log);
+    g_free(log);
+    assert_false(leaked);
+    show_log_if_asked();
+    kmf_terminate();
+}
+
+/* RFC 9185 §5.4 (and RFC 8871 §3.2.2): the endpoint's external_session_id
+ * must be the tls-id signaling announced. Alice, with her announced
+ * certificate but another tls-id in her ClientHello, names no announced
+ * participant and is refused at the ClientHello with access_denied
+ * (conformance row T25; contrast handshake_failure for the fingerprint,
+ * G19), EndpointDisconnect at the MD and no keys. Bob is undisturbed. Her
+ * announcement stays: retrying with the announced tls-id, she is keyed. */
+static void test_kmf_tls_id_mismatch(void **state)
+{
+    (void)state;
+    ep *alice = &W.ep[0], *bob = &W.ep[1];
+    kmf_start();
+    md_start();
+    ep *const eps[] = {alice, bob};
+    announce_and_wait(eps, 2);
+    assert_true(alice->admitted);
+    assert_true(bob->admitted);
+
+    char announced[sizeof alice->tls_id];
+    g_strlcpy(announced, alice->tls_id, sizeof announced);
+    g_strlcpy(alice->tls_id, "NotTheAnnouncedTlsId-0123456789", sizeof alice->tls_id);
+    ep_start(alice);
+    ep_start(bob);
+    WAIT_FOR(p_ep_refused, alice, "alice refused for her tls-id");
+    WAIT_FOR(p_ep_keyed, bob, "bob keyed");
+    check_refused(alice, 49 /* access_denied */);
+    check_keyed(bob);
+    wait_log("tls-id not announced", "the KMF to log the unknown tls-id");
+
+    g_strlcpy(alice->tls_id, announced, sizeof alice->tls_id);
+    ep_restart(alice);
+    WAIT_FOR(p_ep_keyed, alice, "alice keyed with her announced tls-id");
+    check_keyed(alice);
+    check_same_ekt(alice, bob);
+    assert_int_equal(bob->n_ekt, 1);
+    check_keyed(bob);
+    assert_int_equal(alice->keyed, 1);
+    assert_int_equal(W.n_errors, 0);
+    show_log_if_asked();
+    kmf_terminate();
 }
 
 /* ---- the command line ------------------------------------------------------ */
@@ -907,6 +1357,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kmf_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kmf_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kmf_untrusted_md, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kmf_fingerprint_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kmf_tls_id_mismatch, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     dt_proc_kill_all();
