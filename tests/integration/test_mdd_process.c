@@ -15,11 +15,20 @@
  *     hop key and an SEQ of the MDD's own, and open end to end;
  *   - garbage, a tampered packet, a truncated one and a replay are dropped
  *     and counted by reason (/metrics), and never reach bob;
+ *   - an SSRC conflict: bob's validly keyed packets with alice's SSRC are
+ *     dropped as ssrc_in_use and never reach alice; alice keeps her SSRC,
+ *     bob's own SSRC is still forwarded;
+ *   - RTCP: alice's SR + SDES reaches bob intact under bob's hop key; bob's
+ *     RRs are consumed (a lone RR reaches nobody), his SDES and NACK reach
+ *     alice, the NACK naming her own SEQ;
  *   - leave: endpoint-leave removes bob; nothing more is sent to him;
  *   - liveness: alice falls silent, the MDD reports her gone, signaling
  *     ends her participation (`ended`, "gone: no media ...");
  *   - no key material in the MDD's log; SIGTERM exits 0.
- * A second test runs the binary's --help and bad command lines. */
+ * test_mdd_last_n_nack runs the MDD with --last-n 1: a stream paused and
+ * resumed for bob is renumbered, and bob's NACK reaches alice translated
+ * back to her SEQ. test_mdd_cascade runs two MDDs linked by a cascade.
+ * test_mdd_cli runs the binary's --help and bad command lines. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,7 +52,10 @@
 #include "perc/double_endpoint.h"
 #include "perc/dtls.h"
 #include "perc/ekt.h"
+#include "perc/rtcp.h"
+#include "perc/rtp.h"
 #include "perc/secret.h"
+#include "perc/srtp.h"
 #include "perc/signaling.h"
 #include "perc_daemon/clock.h"
 #include "perc_daemon/ice.h"
@@ -81,12 +93,23 @@ typedef struct ep {
     int connected, n_ekt, dtls_closed;
     perc_double_keying keying;
     /* media */
+    uint8_t inner_key[16], inner_salt[12]; /* its end-to-end key (EKT would announce it) */
     perc_double_tx *tx;
     perc_double_rx *rx;
     int rx_ok, rx_bad, rx_other;
-    uint16_t last_seq;
+    uint16_t last_seq;     /* the sender's SEQ (from the OHB) */
+    uint16_t last_out_seq; /* the SEQ of the MDD's outer header */
     uint8_t last_payload[64];
     size_t last_payload_len;
+    /* The first packet whose outer SEQ was not the sender's, and the outer
+     * SEQ of the packet before it (on one socket, so in the MDD's order). */
+    int renumbered;
+    uint16_t renum_out, renum_orig, renum_prev_out;
+    /* SRTCP: hop by hop only, so under the outer halves alone */
+    perc_srtp_ctx *rtcp_tx, *rtcp_rx;
+    int rtcp_ok, rtcp_bad;
+    uint8_t last_rtcp[512]; /* the last compound opened, plain */
+    size_t last_rtcp_len;
 } ep;
 
 typedef struct world {
@@ -98,7 +121,6 @@ typedef struct world {
     dt_stack_pki pki;
     char *log[4];               /* signaling, kmf, mdd-1, mdd-2 */
     ep alice, bob;
-    uint8_t alice_inner_key[16], alice_inner_salt[12];
     guint pump_src;
 } world;
 
@@ -170,7 +192,27 @@ static void dtls_closed(void *u, perc_dtls *d, const perc_dtls_close_info *ci)
     ((ep *)u)->dtls_closed++;
 }
 
-/* What the MDD forwards to an endpoint: DTLS from the KMF, or SRTP. */
+/* SRTCP from the MDD: it must open with our outer (hop) key; the plain
+ * compound is kept for the checks. */
+static void ep_recv_rtcp(ep *e, const uint8_t *data, size_t len)
+{
+    uint8_t buf[sizeof e->last_rtcp + 64];
+    size_t out = 0;
+    if (len > sizeof buf) {
+        e->rtcp_bad++;
+        return;
+    }
+    memcpy(buf, data, len);
+    if (perc_srtcp_unprotect(e->rtcp_rx, buf, len, &out) != PERC_OK || out > sizeof e->last_rtcp) {
+        e->rtcp_bad++;
+        return;
+    }
+    memcpy(e->last_rtcp, buf, out);
+    e->last_rtcp_len = out;
+    e->rtcp_ok++;
+}
+
+/* What the MDD forwards to an endpoint: DTLS from the KMF, SRTP or SRTCP. */
 static void ice_recv(void *user, perc_ice_stream *s, const uint8_t *data, size_t len)
 {
     (void)s;
@@ -182,6 +224,10 @@ static void ice_recv(void *user, perc_ice_stream *s, const uint8_t *data, size_t
             (void)rc; /* a failure shows in the closed callback */
         }
         ep_flush_dtls(e);
+        return;
+    }
+    if (c == PERC_DEMUX_RTCP && e->rtcp_rx) {
+        ep_recv_rtcp(e, data, len);
         return;
     }
     if (c != PERC_DEMUX_RTP || !e->rx) {
@@ -205,10 +251,18 @@ static void ice_recv(void *user, perc_ice_stream *s, const uint8_t *data, size_t
     perc_rtp_packet p;
     assert_int_equal(perc_rtp_parse(g_buf, out, &p), PERC_OK);
     e->rx_ok++;
+    if (info.hdr.seq != info.orig_seq && !e->renumbered) {
+        e->renumbered = 1;
+        e->renum_out = info.hdr.seq;
+        e->renum_orig = info.orig_seq;
+        e->renum_prev_out = e->last_out_seq;
+    }
     e->last_seq = info.orig_seq;
-    e->last_payload_len = p.payload.len < sizeof e->last_payload ? p.payload.len
-                                                                 : sizeof e->last_payload;
+    e->last_out_seq = info.hdr.seq;
+    e->last_payload_len = p.payload.len < sizeof e->last_payload - 1 ? p.payload.len
+                                                                     : sizeof e->last_payload - 1;
     memcpy(e->last_payload, p.payload.ptr, e->last_payload_len);
+    e->last_payload[e->last_payload_len] = 0;
 }
 
 static void ice_gathered(void *user, perc_ice_stream *s)
@@ -397,55 +451,89 @@ static void half_keys(const perc_double_half *h, perc_srtp_session_keys *out)
     assert_int_equal(perc_double_half_kdf(h, out), PERC_OK);
 }
 
-/* alice sends with her outer client_write half and an inner key of her
- * own; bob opens with his outer server_write half and alice's inner key
- * (in a real endpoint it comes from alice's EKT field). */
-static void media_setup(void)
+/* e's inner (end-to-end) session keys. */
+static void inner_keys(const ep *e, perc_srtp_session_keys *out)
 {
-    assert_int_equal(RAND_bytes(W.alice_inner_key, sizeof W.alice_inner_key), 1);
-    assert_int_equal(RAND_bytes(W.alice_inner_salt, sizeof W.alice_inner_salt), 1);
-    perc_double_half inner = {.cipher = W.alice.keying.client_write.inner.cipher, .key_len = 16};
-    memcpy(inner.key, W.alice_inner_key, 16);
-    memcpy(inner.salt, W.alice_inner_salt, 12);
-    perc_srtp_session_keys ik, ok, bk;
-    half_keys(&inner, &ik);
-    half_keys(&W.alice.keying.client_write.outer, &ok);
-    assert_int_equal(perc_double_tx_new(&ik, &ok, 0, &W.alice.tx), PERC_OK);
-    half_keys(&W.bob.keying.server_write.outer, &bk);
-    assert_int_equal(perc_double_rx_new(&bk, 0, &W.bob.rx), PERC_OK);
-    assert_int_equal(perc_double_rx_set_inner(W.bob.rx, W.alice.ssrc, &ik, 0), PERC_OK);
-    perc_wipe(&ik, sizeof ik);
-    perc_wipe(&ok, sizeof ok);
-    perc_wipe(&bk, sizeof bk);
+    perc_double_half inner = {.cipher = e->keying.client_write.inner.cipher, .key_len = 16};
+    memcpy(inner.key, e->inner_key, 16);
+    memcpy(inner.salt, e->inner_salt, 12);
+    half_keys(&inner, out);
     perc_wipe(&inner, sizeof inner);
 }
 
-/* One double-protected packet from alice with a Short EKT field; the wire
- * bytes go to out (for replays). */
-static size_t alice_packet(uint16_t seq, uint8_t *out, size_t cap)
+/* An endpoint sends with its outer client_write half and an inner key of
+ * its own, and opens what the MDD sends it with its outer server_write
+ * half. SRTCP has no inner layer (RFC 8723 §6): it uses the outer halves
+ * alone. */
+static void ep_media(ep *e)
 {
-    uint8_t pkt[256];
-    pkt[0] = 0x80;
-    pkt[1] = 111;
-    pkt[2] = (uint8_t)(seq >> 8);
-    pkt[3] = (uint8_t)seq;
-    uint32_t ts = (uint32_t)seq * 960u;
-    pkt[4] = (uint8_t)(ts >> 24);
-    pkt[5] = (uint8_t)(ts >> 16);
-    pkt[6] = (uint8_t)(ts >> 8);
-    pkt[7] = (uint8_t)ts;
-    uint32_t ssrc = W.alice.ssrc;
-    pkt[8] = (uint8_t)(ssrc >> 24);
-    pkt[9] = (uint8_t)(ssrc >> 16);
-    pkt[10] = (uint8_t)(ssrc >> 8);
-    pkt[11] = (uint8_t)ssrc;
-    size_t len = 12 + (size_t)g_snprintf((char *)pkt + 12, 64, "alice says %u", seq);
-    size_t out_len = 0;
-    assert_int_equal(perc_double_tx_protect(W.alice.tx, pkt, len, sizeof pkt, &out_len), PERC_OK);
+    assert_int_equal(RAND_bytes(e->inner_key, sizeof e->inner_key), 1);
+    assert_int_equal(RAND_bytes(e->inner_salt, sizeof e->inner_salt), 1);
+    perc_srtp_session_keys ik, ok, sk;
+    inner_keys(e, &ik);
+    half_keys(&e->keying.client_write.outer, &ok);
+    half_keys(&e->keying.server_write.outer, &sk);
+    assert_int_equal(perc_double_tx_new(&ik, &ok, 0, &e->tx), PERC_OK);
+    assert_int_equal(perc_double_rx_new(&sk, 0, &e->rx), PERC_OK);
+    assert_int_equal(perc_srtp_ctx_new(&ok, 0, &e->rtcp_tx), PERC_OK);
+    assert_int_equal(perc_srtp_ctx_new(&sk, 0, &e->rtcp_rx), PERC_OK);
+    perc_wipe(&ik, sizeof ik);
+    perc_wipe(&ok, sizeof ok);
+    perc_wipe(&sk, sizeof sk);
+}
+
+/* r can open the inner layer of s's own SSRC (in a real endpoint the key
+ * comes from s's EKT field). */
+static void ep_trust(ep *r, const ep *s)
+{
+    perc_srtp_session_keys ik;
+    inner_keys(s, &ik);
+    assert_int_equal(perc_double_rx_set_inner(r->rx, s->ssrc, &ik, 0), PERC_OK);
+    perc_wipe(&ik, sizeof ik);
+}
+
+static void media_setup(void)
+{
+    ep_media(&W.alice);
+    ep_media(&W.bob);
+    ep_trust(&W.bob, &W.alice);
+    ep_trust(&W.alice, &W.bob);
+}
+
+/* One double-protected packet from e with a Short EKT field, carrying
+ * `ssrc` (e's own, or another's to provoke a conflict) and, with level >=
+ * 0, an RFC 6464 audio level (extension id 1, as offered and as the MDD's
+ * --audio-level-id default). The wire bytes go to out (for replays). */
+static size_t media_packet(ep *e, uint32_t ssrc, uint16_t seq, int level, uint8_t *out,
+                           size_t cap)
+{
+    uint8_t extbuf[16], payload[64], pkt[256];
+    perc_rtp_header h = {.payload_type = 111, .seq = seq, .timestamp = 960u * seq, .ssrc = ssrc};
+    if (level >= 0) {
+        perc_rtp_ext_builder b;
+        uint8_t al = (uint8_t)(0x80 | level); /* V set: voice */
+        perc_rtp_ext_builder_init(&b, extbuf, sizeof extbuf, false);
+        perc_rtp_ext_add(&b, 1, &al, 1);
+        assert_int_equal(perc_rtp_ext_finish(&b, &h.ext_data, &h.ext_profile), PERC_OK);
+        h.extension = true;
+    }
+    size_t plen = (size_t)g_snprintf((char *)payload, sizeof payload, "%s says %u", e->name, seq);
+    perc_writer w;
+    perc_writer_init(&w, pkt, sizeof pkt);
+    perc_rtp_write(&w, &h, payload, plen, 0);
+    size_t len = 0, out_len = 0;
+    assert_int_equal(perc_writer_finish(&w, &len), PERC_OK);
+    assert_int_equal(perc_double_tx_protect(e->tx, pkt, len, sizeof pkt, &out_len), PERC_OK);
+    assert_true(out_len < sizeof pkt);
     pkt[out_len++] = 0x00; /* Short EKT field (RFC 8870 §4.1) */
     assert_true(out_len <= cap);
     memcpy(out, pkt, out_len);
     return out_len;
+}
+
+static size_t alice_packet(uint16_t seq, uint8_t *out, size_t cap)
+{
+    return media_packet(&W.alice, W.alice.ssrc, seq, -1, out, cap);
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */
@@ -505,6 +593,21 @@ static gboolean p_kmf_saw_bob_close(void *d)
     return seen;
 }
 
+/* The KMF ended alice's association because the MDD found her gone:
+ * told so over the tunnel, or by signaling first (which the MDD told). */
+static gboolean p_kmf_ended_alice(void *d)
+{
+    (void)d;
+    char *log = read_log(1);
+    gboolean seen =
+        strstr(log, "'alice' in conference 'conf1' ended: Media Distributor reported the "
+                    "endpoint gone") != NULL ||
+        (strstr(log, "'alice' in conference 'conf1' ended: left the conference (signaling)") &&
+         strstr(log, "participant p1 (alice) of conference conf1 left: gone: no media"));
+    g_free(log);
+    return seen;
+}
+
 static void wait_log(int idx, const char *needle)
 {
     char i[2] = {(char)('0' + idx), 0};
@@ -515,10 +618,15 @@ static void wait_log(int idx, const char *needle)
     }
 }
 
-/* The stack; with `cascade`, signaling cascades and two MDDs of capacity 1
- * say they can link, so alice lands on mdd-1 and bob on mdd-2. */
-static void start_stack(bool cascade)
+/* The stack. STACK_CASCADE: signaling cascades and two MDDs of capacity 1
+ * say they can link, so alice lands on mdd-1 and bob on mdd-2.
+ * STACK_LAST_N: one MDD forwarding only the loudest sender (--last-n 1),
+ * with a liveness timeout long enough never to interfere. */
+typedef enum { STACK_PLAIN, STACK_CASCADE, STACK_LAST_N } stack_kind;
+
+static void start_stack(stack_kind kind)
 {
+    bool cascade = kind == STACK_CASCADE;
     W.sig_port = dt_free_tcp_port();
     W.kmf_port = dt_free_tcp_port();
     W.metrics_port = dt_free_tcp_port();
@@ -540,7 +648,8 @@ static void start_stack(bool cascade)
         const char *args[32] = {g_mdd_bin, "--signaling", url, "--kmf", kmf_listen, "--cert",
                                 W.pki.mdd_pem, "--key", W.pki.mdd_key, "--kmf-ca", W.pki.ca_pem,
                                 "--kmf-name", "kmf.test", "--media-address", "127.0.0.1",
-                                "--liveness-timeout", "3", "--log-level", "debug",
+                                "--liveness-timeout", kind == STACK_LAST_N ? "30" : "3",
+                                "--log-level", "debug",
                                 "--name", i ? "mdd-2" : "mdd-1"};
         size_t n = 21;
         if (i == 0) { /* one metrics port: mdd-1's */
@@ -551,6 +660,10 @@ static void start_stack(bool cascade)
             args[n++] = "--capacity";
             args[n++] = "1";
             args[n++] = "--cascade";
+        }
+        if (kind == STACK_LAST_N) {
+            args[n++] = "--last-n";
+            args[n++] = "1";
         }
         args[n] = NULL;
         g_pids[2 + i] = dt_proc_spawn(args, W.log[2 + i], "PERC_MDD_SIGNALING_TOKEN", TOKEN);
@@ -621,6 +734,10 @@ static void ep_free(ep *e)
     perc_double_keying_wipe(&e->keying);
     perc_double_tx_free(e->tx);
     perc_double_rx_free(e->rx);
+    perc_srtp_ctx_free(e->rtcp_tx);
+    perc_srtp_ctx_free(e->rtcp_rx);
+    perc_wipe(e->inner_key, sizeof e->inner_key);
+    perc_wipe(e->inner_salt, sizeof e->inner_salt);
 }
 
 static int teardown(void **state)
@@ -644,7 +761,6 @@ static int teardown(void **state)
     for (int i = 0; i < 4; i++)
         g_free(W.log[i]);
     dt_tmpdir_free(W.dir);
-    perc_wipe(W.alice_inner_key, sizeof W.alice_inner_key);
     return 0;
 }
 
@@ -657,7 +773,7 @@ static void send_raw(ep *e, const uint8_t *data, size_t len)
 
 /* The loop's WebSocket context, the pump (it also wakes the loop, so log
  * predicates are re-checked) and the daemons. */
-static void begin(bool cascade)
+static void begin(stack_kind kind)
 {
     GError *err = NULL;
     W.ws = perc_ws_context_new(W.loop, &err);
@@ -666,13 +782,190 @@ static void begin(bool cascade)
     g_source_set_callback(src, pump, NULL, NULL);
     W.pump_src = g_source_attach(src, W.ctx);
     g_source_unref(src);
-    start_stack(cascade);
+    start_stack(kind);
+}
+
+/* ---- shared checks ---------------------------------------------------------------- */
+
+static int rx_total(const ep *e)
+{
+    return e->rx_ok + e->rx_bad + e->rx_other;
+}
+
+/* A Prometheus sample of /metrics, read now. */
+static long long metric_now(const char *sample)
+{
+    char *m = http_get("/metrics");
+    long long v = metric(m, sample);
+    g_free(m);
+    return v;
+}
+
+/* A counter of one endpoint's entry in /stats.json, read now (-1 if
+ * absent): the first `key` after its participant name. */
+static long long stats_value(const char *participant, const char *key)
+{
+    char *json = http_get("/stats.json");
+    char *who = g_strdup_printf("\"participant\":\"%s\"", participant);
+    char *what = g_strdup_printf("\"%s\":", key);
+    const char *p = strstr(json, who);
+    p = p ? strstr(p, what) : NULL;
+    long long v = p ? strtoll(p + strlen(what), NULL, 10) : -1;
+    g_free(what);
+    g_free(who);
+    g_free(json);
+    return v;
+}
+
+static size_t rtcp_finish(perc_writer *w)
+{
+    size_t n = 0;
+    assert_int_equal(perc_writer_finish(w, &n), PERC_OK);
+    return n;
+}
+
+/* An SDES packet with one chunk: ssrc's CNAME. */
+static void write_cname(perc_writer *w, uint32_t ssrc, const char *cname)
+{
+    perc_rtcp_sdes_writer sw;
+    perc_rtcp_sdes_begin(&sw, w);
+    perc_rtcp_sdes_add_chunk(&sw, ssrc);
+    perc_rtcp_sdes_add_item(&sw, PERC_RTCP_SDES_CNAME, (const uint8_t *)cname, strlen(cname));
+    perc_rtcp_sdes_end(&sw);
+}
+
+/* An RR from `from` with one report block on `about`'s stream. */
+static void write_rr(perc_writer *w, const ep *from, const ep *about)
+{
+    perc_rtcp_rr rr = {.ssrc = from->ssrc, .report_count = 1};
+    rr.reports[0].ssrc = about->ssrc;
+    rr.reports[0].ext_highest_seq = from->last_out_seq;
+    rr.reports[0].jitter = 7;
+    perc_rtcp_write_rr(w, &rr);
+}
+
+/* Seals a plain compound with e's outer client_write half (SRTCP index
+ * per SSRC from 0) and sends it to the MDD. */
+static void send_rtcp(ep *e, const uint8_t *plain, size_t len)
+{
+    uint8_t wire[600];
+    assert_true(len + 64 <= sizeof wire);
+    memcpy(wire, plain, len);
+    size_t out = 0;
+    assert_int_equal(perc_srtcp_protect(e->rtcp_tx, wire, len, sizeof wire, &out), PERC_OK);
+    send_raw(e, wire, out);
+}
+
+/* M3 (RFC 3550 §8.2, RFC 8723 §4): bob sends, under his own valid hop
+ * key, packets with the SSRC alice already sends. The MDD may not rename
+ * an SSRC (both layers authenticate it), so the first sender keeps it:
+ * bob's packets are dropped and counted as ssrc_in_use (a reason of its
+ * own, decided after the hop tag verified: not "auth"), none reaches
+ * alice, alice's stream is still forwarded and bob's own SSRC still is. */
+static void check_ssrc_conflict(uint16_t alice_seq)
+{
+    enum { N_CONFLICT = 5 };
+    long long auth_before = metric_now("perc_mdd_drops_total{reason=\"auth\"} ");
+    assert_int_equal(metric_now("perc_mdd_drops_total{reason=\"ssrc_in_use\"} "), 0);
+    int alice_before = rx_total(&W.alice);
+    uint8_t wire[256];
+    size_t n;
+    for (uint16_t i = 0; i < N_CONFLICT; i++) {
+        n = media_packet(&W.bob, W.alice.ssrc, (uint16_t)(7000 + i), -1, wire, sizeof wire);
+        send_raw(&W.bob, wire, n);
+    }
+    /* Then one on bob's own SSRC. The MDD handles one socket's datagrams in
+     * order and forwards at once, so when this one reaches alice the
+     * conflicting ones have been decided, and any copy of them would have
+     * arrived first (alice cannot open them: rx_bad). */
+    n = media_packet(&W.bob, W.bob.ssrc, 1, -1, wire, sizeof wire);
+    send_raw(&W.bob, wire, n);
+    assert_true(dt_wait_count(W.ctx, &W.alice.rx_ok, 1, WAIT_MS));
+    assert_int_equal(rx_total(&W.alice), alice_before + 1);
+    assert_string_equal((const char *)W.alice.last_payload, "bob says 1");
+    assert_int_equal(metric_now("perc_mdd_drops_total{reason=\"ssrc_in_use\"} "), N_CONFLICT);
+    assert_int_equal(metric_now("perc_mdd_drops_total{reason=\"auth\"} "), auth_before);
+    assert_int_equal(stats_value("p2", "drop_ssrc_in_use"), N_CONFLICT);
+    assert_int_equal(stats_value("p1", "drop_ssrc_in_use"), 0);
+
+    /* The owner keeps her SSRC. */
+    int bob_ok = W.bob.rx_ok;
+    n = alice_packet(alice_seq, wire, sizeof wire);
+    send_raw(&W.alice, wire, n);
+    assert_true(dt_wait_count(W.ctx, &W.bob.rx_ok, bob_ok + 1, WAIT_MS));
+    char expect[32];
+    g_snprintf(expect, sizeof expect, "alice says %u", alice_seq);
+    assert_string_equal((const char *)W.bob.last_payload, expect);
+}
+
+/* M1 (RFC 8871 §4.1, RFC 8723 §6, RFC 3550 §6): RTCP has no end-to-end
+ * layer, so the MD opens each compound with the sender's hop key and may
+ * forward, trim or terminate it. This one passes SR and SDES on to the
+ * others, each copy re-sealed with the receiver's hop key, and terminates
+ * receiver reports (they describe the hop the MD sent on, not the
+ * sender's). Feedback goes only to the sender of the media SSRC it names
+ * (RFC 4585 §6.1), and a generic NACK's PID is the SEQ its reporter saw
+ * (§6.2.1): without last-N this MDD never renumbers (the outer SEQ is the
+ * sender's), so the NACK must reach alice unchanged; the renumbered case
+ * is test_mdd_last_n_nack. */
+static void check_rtcp(void)
+{
+    long long rtcp_in = metric_now("perc_mdd_rtcp_in_total ");
+    uint8_t plain[256];
+    perc_writer w;
+
+    /* alice: SR + SDES. bob opens it with his own outer key, so the MDD
+     * re-sealed it (alice's hop key is not bob's), and finds it intact. */
+    perc_writer_init(&w, plain, sizeof plain);
+    perc_rtcp_sr sr = {.ssrc = W.alice.ssrc,
+                       .ntp_timestamp = 0xE5A1B2C3D4E5F607ull,
+                       .rtp_timestamp = 960u * 2003u,
+                       .packet_count = N_SEND + 2,
+                       .octet_count = 1500};
+    perc_rtcp_write_sr(&w, &sr);
+    write_cname(&w, W.alice.ssrc, "alice@perc.test");
+    size_t len = rtcp_finish(&w);
+    send_rtcp(&W.alice, plain, len);
+    assert_true(dt_wait_count(W.ctx, &W.bob.rtcp_ok, 1, WAIT_MS));
+    assert_int_equal(W.bob.rtcp_bad, 0);
+    assert_int_equal(W.bob.last_rtcp_len, len);
+    assert_memory_equal(W.bob.last_rtcp, plain, len);
+
+    /* bob: first a lone RR (nothing of it to forward), then RR + SDES +
+     * NACK for the last SEQ he saw of alice's. alice must get exactly one
+     * compound: SDES and NACK, the RR taken out. */
+    assert_int_equal(W.bob.last_out_seq, W.bob.last_seq); /* not renumbered */
+    perc_writer_init(&w, plain, sizeof plain);
+    write_rr(&w, &W.bob, &W.alice);
+    send_rtcp(&W.bob, plain, rtcp_finish(&w));
+    uint8_t expect[128];
+    perc_writer ew;
+    perc_writer_init(&ew, expect, sizeof expect);
+    write_cname(&ew, W.bob.ssrc, "bob@perc.test");
+    perc_rtcp_nack_item item = {.pid = W.bob.last_out_seq, .blp = 0x0003};
+    perc_rtcp_write_nack(&ew, W.bob.ssrc, W.alice.ssrc, &item, 1);
+    size_t expect_len = rtcp_finish(&ew);
+    perc_writer_init(&w, plain, sizeof plain);
+    write_rr(&w, &W.bob, &W.alice);
+    perc_write_bytes(&w, expect, expect_len);
+    send_rtcp(&W.bob, plain, rtcp_finish(&w));
+    assert_true(dt_wait_count(W.ctx, &W.alice.rtcp_ok, 1, WAIT_MS));
+    dt_spin(W.ctx, 200); /* room for a wrongly forwarded extra compound */
+    assert_int_equal(W.alice.rtcp_ok, 1);
+    assert_int_equal(W.alice.rtcp_bad, 0);
+    assert_int_equal(W.alice.last_rtcp_len, expect_len);
+    assert_memory_equal(W.alice.last_rtcp, expect, expect_len);
+    /* Nobody gets their own RTCP back. */
+    assert_int_equal(W.bob.rtcp_ok, 1);
+    assert_int_equal(W.bob.rtcp_bad, 0);
+    assert_int_equal(metric_now("perc_mdd_rtcp_in_total "), rtcp_in + 3);
+    assert_int_equal(stats_value("p2", "rr_consumed"), 2);
 }
 
 static void test_mdd_process(void **state)
 {
     (void)state;
-    begin(false);
+    begin(STACK_PLAIN);
 
     ep_init(&W.alice, "alice", 0x11111111u);
     ep_init(&W.bob, "bob", 0x22222222u);
@@ -740,6 +1033,9 @@ static void test_mdd_process(void **state)
     send_raw(&W.alice, wire, n);
     assert_true(dt_wait_count(W.ctx, &W.bob.rx_ok, ok_before + 1, WAIT_MS));
 
+    check_ssrc_conflict(2003);
+    check_rtcp();
+
     /* bob leaves: the MDD drops him and sends him nothing more. */
     perc_sig_msg leave;
     perc_sig_msg_init(&leave);
@@ -782,7 +1078,7 @@ static void test_mdd_process(void **state)
     assert_int_equal(metric(after, "perc_mdd_endpoints "), 1);
     g_free(after);
     int bob_total = W.bob.rx_ok + W.bob.rx_bad + W.bob.rx_other;
-    n = alice_packet(2003, wire, sizeof wire);
+    n = alice_packet(2004, wire, sizeof wire);
     send_raw(&W.alice, wire, n);
     dt_spin(W.ctx, 300);
     assert_int_equal(W.bob.rx_ok + W.bob.rx_bad + W.bob.rx_other, bob_total);
@@ -790,7 +1086,12 @@ static void test_mdd_process(void **state)
     /* alice falls silent: liveness (3 s) -> endpoint-gone -> ended. */
     WAIT(p_alice_ended, "signaling to end alice's participation after the MDD's liveness timeout");
     assert_non_null(strstr(W.alice.ended_reason, "gone: no media for 3.0 s"));
-    wait_log(1, "alice' in conference 'conf1' ended: Media Distributor reported the endpoint gone");
+    /* The KMF ends her association too. It hears of her twice, from the
+     * MDD over the tunnel and from signaling, in either order. */
+    if (!dt_wait(W.ctx, p_kmf_ended_alice, NULL, WAIT_MS)) {
+        dump_logs();
+        fail_msg("timed out waiting for the KMF to end alice's association");
+    }
 
     /* No key material in the MDD's log. */
     char *log = read_log(2);
@@ -804,6 +1105,107 @@ static void test_mdd_process(void **state)
     assert_int_equal(dt_proc_wait(g_pids[2]), 0);
 }
 
+/* M2 (RFC 4585 §6.2.1, RFC 8723 §5.2): with last-N the MDD renumbers a
+ * stream it resumes for a receiver, so that receiver's SEQ runs on without
+ * a gap; the SEQ a NACK names is then the receiver's, and the MDD must
+ * turn it back into the sender's before forwarding it. With --last-n 1:
+ * alice is selected, bob outshouts her (she is paused for him), alice
+ * outshouts bob (she resumes, renumbered), and bob NACKs. */
+static gboolean p_alice_heard_bob(void *d)
+{
+    (void)d;
+    return W.alice.rx_ok >= 1;
+}
+
+static gboolean p_bob_got_renumbered(void *d)
+{
+    (void)d;
+    return W.bob.renumbered;
+}
+
+/* Both talk, one packet each per 20 ms at the given RFC 6464 levels
+ * (-dBov: lower is louder), until pred holds; the MDD's last-N hold time
+ * (2 s) passes meanwhile. */
+static void talk_until(dt_pred pred, int alice_level, int bob_level, uint16_t *a_seq,
+                       uint16_t *b_seq, const char *what)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+    uint8_t wire[256];
+    while (!pred(NULL)) {
+        if (g_get_monotonic_time() > deadline) {
+            dump_logs();
+            fail_msg("timed out waiting for %s", what);
+        }
+        size_t n = media_packet(&W.bob, W.bob.ssrc, (*b_seq)++, bob_level, wire, sizeof wire);
+        send_raw(&W.bob, wire, n);
+        n = media_packet(&W.alice, W.alice.ssrc, (*a_seq)++, alice_level, wire, sizeof wire);
+        send_raw(&W.alice, wire, n);
+        dt_spin(W.ctx, 20);
+    }
+}
+
+static void test_mdd_last_n_nack(void **state)
+{
+    (void)state;
+    begin(STACK_LAST_N);
+    ep_init(&W.alice, "alice", 0x11111111u);
+    ep_init(&W.bob, "bob", 0x22222222u);
+    ep_join(&W.alice);
+    ep_join(&W.bob);
+    WAIT(p_keyed, "ICE, DTLS through the MDD's tunnel and an EKTKey at both endpoints");
+    wait_log(2, "conf1/p1: hop-by-hop keys installed");
+    wait_log(2, "conf1/p2: hop-by-hop keys installed");
+    media_setup();
+
+    /* alice talks first: the one place is hers, bob gets her SEQ as is. */
+    uint16_t a_seq = 100, b_seq = 1;
+    uint8_t wire[256];
+    for (int i = 0; i < 10; i++) {
+        size_t n = media_packet(&W.alice, W.alice.ssrc, a_seq++, 40, wire, sizeof wire);
+        send_raw(&W.alice, wire, n);
+    }
+    assert_true(dt_wait_count(W.ctx, &W.bob.rx_ok, 10, WAIT_MS));
+    assert_int_equal(W.bob.last_out_seq, 109);
+
+    /* bob louder (20 < 40): once the MDD forwards him to alice, she is no
+     * longer selected and her packets stop reaching him. */
+    talk_until(p_alice_heard_bob, 40, 20, &a_seq, &b_seq, "bob to be selected");
+    /* alice louder than bob: selected again after the hold time. */
+    talk_until(p_bob_got_renumbered, 0, 20, &a_seq, &b_seq, "alice's stream to resume for bob");
+    assert_int_equal(W.bob.rx_bad, 0);
+    assert_true(metric_now("perc_mdd_drops_total{reason=\"not_selected\"} ") > 0);
+    /* Renumbered to follow on from what bob saw last: no gap for him,
+     * although alice's own SEQ jumped over her packets he did not get. */
+    assert_int_equal(W.bob.renum_out, (uint16_t)(W.bob.renum_prev_out + 1));
+    assert_true((uint16_t)(W.bob.renum_orig - W.bob.renum_prev_out) > 1);
+
+    /* bob NACKs the last packet from before the pause (numbered alike for
+     * both) and the first after it, with two more lost after that. */
+    uint8_t plain[128];
+    perc_writer w;
+    perc_writer_init(&w, plain, sizeof plain);
+    write_rr(&w, &W.bob, &W.alice);
+    perc_rtcp_nack_item items[2] = {{.pid = W.bob.renum_prev_out, .blp = 0},
+                                    {.pid = W.bob.renum_out, .blp = 0x0003}};
+    perc_rtcp_write_nack(&w, W.bob.ssrc, W.alice.ssrc, items, 2);
+    send_rtcp(&W.bob, plain, rtcp_finish(&w));
+    assert_true(dt_wait_count(W.ctx, &W.alice.rtcp_ok, 1, WAIT_MS));
+    assert_int_equal(W.alice.rtcp_bad, 0);
+    perc_rtcp_view p;
+    perc_rtcp_nack nack;
+    assert_int_equal(perc_rtcp_parse_packet(W.alice.last_rtcp, W.alice.last_rtcp_len, &p),
+                     PERC_OK); /* one packet: the RR was consumed */
+    assert_int_equal(perc_rtcp_parse_nack(&p, &nack), PERC_OK);
+    assert_int_equal(nack.sender_ssrc, W.bob.ssrc);
+    assert_int_equal(nack.media_ssrc, W.alice.ssrc);
+    assert_int_equal(nack.count, 2);
+    assert_int_equal(perc_rtcp_nack_get(&nack, 0).pid, W.bob.renum_prev_out);
+    assert_int_equal(perc_rtcp_nack_get(&nack, 0).blp, 0);
+    /* alice's own SEQ; the lost-bitmap stays relative to it */
+    assert_int_equal(perc_rtcp_nack_get(&nack, 1).pid, W.bob.renum_orig);
+    assert_int_equal(perc_rtcp_nack_get(&nack, 1).blp, 0x0003);
+}
+
 /* Cascade (RFC 8871 §4.5.1, docs/signaling.md §6.8): two MDDs of capacity
  * 1, so alice is placed on mdd-1 and bob on mdd-2; signaling links them,
  * they run ICE and DTLS-SRTP between themselves (no KMF), and alice's media
@@ -811,7 +1213,7 @@ static void test_mdd_process(void **state)
 static void test_mdd_cascade(void **state)
 {
     (void)state;
-    begin(true);
+    begin(STACK_CASCADE);
 
     ep_init(&W.alice, "alice", 0x11111111u);
     ep_init(&W.bob, "bob", 0x22222222u);
@@ -913,6 +1315,7 @@ int main(int argc, char **argv)
     perc_log_init("test_mdd_process", PERC_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mdd_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mdd_last_n_nack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mdd_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mdd_cli, setup, teardown),
     };
